@@ -1,0 +1,59 @@
+# provision: build, test and run the appliance. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+GO          ?= go
+BIN         := bin/provision
+SITE        ?= sites/paper.toml
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Debian packages the tests use as real peers. Each issue's tests add theirs.
+DEB_PKGS    ?= iproute2 openssl openssh-client
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages and Go modules the build and tests need
+	@missing=(); for p in $(DEB_PKGS); do dpkg -s "$$p" >/dev/null 2>&1 || missing+=("$$p"); done; \
+	if [ $${#missing[@]} -gt 0 ]; then \
+	  echo "installing Debian packages: $${missing[*]}"; \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root to install them" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$${missing[@]}" >/dev/null; \
+	fi
+	$(GO) mod download
+
+sites: ## make the example secrets files private (git does not keep file modes)
+	chmod 600 sites/*.secrets.toml
+
+build: ## build bin/provision
+	$(GO) build -o $(BIN) ./cmd/provision
+
+test: deps sites ## run every test (unit, golden, real peers in namespaces) with -race
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+lint: ## go vet, gofmt and staticcheck
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
+
+golden: sites ## rewrite the golden files under testdata/ from the current code
+	$(GO) test ./... -update
+
+fuzz: ## run each fuzz target for 30 s
+	$(GO) test ./provision -run '^$$' -fuzz FuzzParse -fuzztime 30s
+
+bench: sites ## run the benchmarks
+	$(GO) test ./... -run '^$$' -bench . -benchmem
+
+check: build sites ## check the example sites
+	$(BIN) check --site sites/paper.toml
+	$(BIN) check --site sites/staging.toml
+
+demo: build sites ## the main job: plan the paper's site (the virtual lab comes with its issue)
+	$(BIN) check --site $(SITE)
+	$(BIN) plan --site $(SITE)
+
+.PHONY: help deps sites build test lint golden fuzz bench check demo
