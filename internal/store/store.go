@@ -1,0 +1,231 @@
+// Package store keeps the appliance's durable state under the state
+// directory: the append-only event log of every node, and small records
+// (MACs discovered over the BMC, pinned iDRAC certificates, netboot flags).
+// It is one bbolt file; every write is a committed transaction, fsynced
+// before the call returns.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/provision/provision/provision"
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketEvents = []byte("events")
+	bucketMACs   = []byte("macs")
+	bucketPins   = []byte("cert-pins")
+	bucketFlags  = []byte("flags")
+)
+
+// FileName is the database file in the state directory.
+const FileName = "provision.db"
+
+// ErrLocked is returned when another process holds the state.
+var ErrLocked = errors.New("state is in use by another provision process")
+
+// Store is the state store. It is safe for concurrent use.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+}
+
+// Open opens (creating if needed) the store in dir. It waits at most
+// timeout for another process to release the file.
+func Open(dir string, timeout time.Duration) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketEvents, bucketMACs, bucketPins, bucketFlags} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	return &Store{db: db, now: time.Now}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Append records an event, setting its sequence number and, when zero,
+// its time. It returns the stored event.
+func (s *Store) Append(e provision.Event) (provision.Event, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		e.Seq = seq
+		if e.Time.IsZero() {
+			e.Time = s.now().UTC()
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return b.Put(seqKey(seq), data)
+	})
+	if err != nil {
+		return e, fmt.Errorf("append event of %q: %w", e.Node, err)
+	}
+	return e, nil
+}
+
+// Filter selects events; zero fields match everything.
+type Filter struct {
+	Node   string
+	Kind   string
+	Source string
+	After  uint64 // only events with Seq > After
+}
+
+func (f Filter) match(e provision.Event) bool {
+	return (f.Node == "" || e.Node == f.Node) && (f.Kind == "" || e.Kind == f.Kind) &&
+		(f.Source == "" || e.Source == f.Source)
+}
+
+// Events returns the events matching f, oldest first.
+func (s *Store) Events(f Filter) ([]provision.Event, error) {
+	var out []provision.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(seqKey(f.After + 1)); k != nil; k, v = c.Next() {
+			var e provision.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if f.match(e) {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+// SetMACs records the MACs of a node's NICs, by NIC name.
+func (s *Store) SetMACs(node string, macs map[string]string) error {
+	return s.putJSON(bucketMACs, node, macs)
+}
+
+// MACs returns every recorded MAC, by node and NIC name.
+func (s *Store) MACs() (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMACs).ForEach(func(k, v []byte) error {
+			var m map[string]string
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("MACs of %s: %w", k, err)
+			}
+			out[string(k)] = m
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Pin records the SHA-256 fingerprint (hex) of a node's iDRAC certificate.
+func (s *Store) Pin(node, fingerprint string) error {
+	return s.put(bucketPins, node, []byte(fingerprint))
+}
+
+// PinOf returns a node's pinned fingerprint, or "" when none is pinned.
+func (s *Store) PinOf(node string) (string, error) {
+	v, err := s.get(bucketPins, node)
+	return string(v), err
+}
+
+// SetFlag sets a named boolean of a node (such as "netboot").
+func (s *Store) SetFlag(node, flag string, on bool) error {
+	v := []byte{0}
+	if on {
+		v[0] = 1
+	}
+	return s.put(bucketFlags, node+"/"+flag, v)
+}
+
+// Flag returns a node's flag and whether it was ever set.
+func (s *Store) Flag(node, flag string) (on, set bool, err error) {
+	v, err := s.get(bucketFlags, node+"/"+flag)
+	if err != nil || v == nil {
+		return false, false, err
+	}
+	return len(v) == 1 && v[0] == 1, true, nil
+}
+
+// Nodes returns the names of nodes that have events, sorted.
+func (s *Store) Nodes() ([]string, error) {
+	seen := map[string]bool{}
+	evs, err := s.Events(Filter{})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		if e.Node != "" {
+			seen[e.Node] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (s *Store) putJSON(bucket []byte, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.put(bucket, key, data)
+}
+
+func (s *Store) put(bucket []byte, key string, v []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), v) })
+	if err != nil {
+		return fmt.Errorf("state: %s %s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+func (s *Store) get(bucket []byte, key string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucket).Get([]byte(key)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
