@@ -1,0 +1,49 @@
+// Package kickstart renders the CentOS 6.5 kickstart of a node from its
+// plan, the installer kernel arguments that fetch it, and lints kickstarts
+// against what CentOS 6.5's installer (anaconda 13.21.215, pykickstart
+// 1.74.14 RHEL6 syntax) accepts.
+//
+// Rendering is a pure function of the plan and of Inputs (the secrets and
+// keys the plan does not hold): the same inputs give the same bytes, so the
+// output can be golden-tested and served from a cache.
+//
+// # What a rendered kickstart does
+//
+// The installer runs on the node's PXE NIC only, static on the management
+// network (network --device=bootif; the boot config passes BOOTIF, see
+// KernelArgs). An 802.3ad bond passes no traffic until the switch sees
+// LACPDUs, so bonds, their slaves and VLAN sub-interfaces are written by
+// %post as EL6 network-scripts and come up on first boot.
+//
+// Disks are named by position (sda, sdb, ...) in the order the plan's
+// volumes list them: a hardware RAID volume is one virtual disk, any other
+// volume contributes each member disk in order. Names like sdX are not
+// stable across controllers, so %pre checks, before any disk is touched,
+// that every expected disk exists with the expected size, that the machine
+// has exactly that many disks, and that every NIC of the plan exists (with
+// its MAC when the plan knows it). A mismatch is reported to the appliance
+// and stops the install (%pre --erroronfail).
+//
+// # Callbacks
+//
+// The installing node reports progress to the appliance by POSTing JSON to
+//
+//	<appliance URL>/api/v1/nodes/<node>/events
+//	Authorization: Bearer <token>
+//	Content-Type: application/json
+//
+//	{"state": "installing" | "installed" | "failed", "message": "..."}
+//
+// where the token is the node's own callback token (Inputs.Token; see
+// internal/hostkeys). %pre sends "installing" once its checks pass or
+// "failed" with every mismatch found; %post sends "installing" as it starts
+// configuring, "failed" if a step fails, and "installed" as its last act,
+// just before the installer reboots the node. Callbacks are best effort
+// (curl, else wget, three tries): a node that cannot reach the appliance
+// still installs, and the appliance notices by timeout.
+//
+// The kickstart itself is fetched from KickstartURL. It holds the root
+// password hash, the node's private host keys and its token, so the server
+// that serves it must hand it only to that node (anaconda sends the MAC of
+// every NIC in X-RHN-Provisioning-MAC-N headers because of kssendmac).
+package kickstart

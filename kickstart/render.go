@@ -1,0 +1,249 @@
+package kickstart
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/provision/provision/provision"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+// heredoc ends every file %post writes. Nothing rendered into a file may
+// be a line equal to it.
+const heredoc = "PROVISION_EOF"
+
+// Renderer renders kickstarts with templates parsed once. It is safe for
+// concurrent use.
+type Renderer struct {
+	t *template.Template
+}
+
+// NewRenderer parses the embedded templates.
+func NewRenderer() (*Renderer, error) {
+	t, err := template.New("kickstart").
+		Option("missingkey=error").
+		Funcs(template.FuncMap{"sq": shellQuote, "join": strings.Join}).
+		ParseFS(templateFS, "templates/*.tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("kickstart: templates: %w", err)
+	}
+	return &Renderer{t: t}, nil
+}
+
+// defaultRenderer is parsed on first use of Render. It is written once and
+// only read afterwards, like a constant that cannot be a Go constant.
+var defaultRenderer = sync.OnceValues(NewRenderer)
+
+// Render renders the kickstart of node, using the embedded templates.
+func Render(plan *provision.Plan, node *provision.NodePlan, in Inputs) ([]byte, error) {
+	r, err := defaultRenderer()
+	if err != nil {
+		return nil, err
+	}
+	return r.Render(plan, node, in)
+}
+
+// Render renders the kickstart of node into a buffer and returns it; on
+// error nothing is returned, so no half kickstart is ever served.
+func (r *Renderer) Render(plan *provision.Plan, node *provision.NodePlan, in Inputs) ([]byte, error) {
+	v, err := newView(plan, node, in)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(16 << 10)
+	if err := r.t.ExecuteTemplate(&buf, "kickstart.ks.tmpl", v); err != nil {
+		// A template error names a field, never its value.
+		return nil, fmt.Errorf("kickstart: node %s: %w", node.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// view is everything the templates read, worked out in Go so the
+// templates only lay it out.
+type view struct {
+	Node       *provision.NodePlan
+	Site       provision.SitePlan
+	Roles      string
+	TreeURL    string
+	RootHash   string
+	Net        installNet
+	Layout     layout
+	DriveOrder string
+	BootAppend string
+	Firewall   string
+	SELinux    string
+	Services   string
+	Packages   []string
+	NICs       []provision.NIC
+	NetFiles   []file
+	SysFiles   []file
+	KeyFiles   []file
+	EventsURL  string
+	Token      string
+}
+
+func newView(plan *provision.Plan, node *provision.NodePlan, in Inputs) (*view, error) {
+	if node.Appliance {
+		return nil, fmt.Errorf("node %s: %w", node.Name, ErrAppliance)
+	}
+	if in.RootPasswordHash.IsZero() && !in.Redact {
+		return nil, fmt.Errorf("node %s: root password hash: %w", node.Name, ErrMissingInput)
+	}
+	if in.Token.IsZero() && !in.Redact {
+		return nil, fmt.Errorf("node %s: callback token: %w", node.Name, ErrMissingInput)
+	}
+	net, err := installNetwork(plan, node)
+	if err != nil {
+		return nil, err
+	}
+	l, err := layoutFor(node)
+	if err != nil {
+		return nil, err
+	}
+	netFiles, err := networkFiles(node)
+	if err != nil {
+		return nil, err
+	}
+	keyFiles, err := keyFiles(node, in)
+	if err != nil {
+		return nil, err
+	}
+	selinux, firewall, err := securityOptions(node)
+	if err != nil {
+		return nil, err
+	}
+	tree := in.TreePath
+	if tree == "" {
+		tree = DefaultTreePath(node.Image)
+	}
+	append_ := append([]string{"biosdevname=1"}, consoleArgs(node.Console)...)
+	return &view{
+		Node:       node,
+		Site:       plan.Site,
+		Roles:      strings.Join(node.Roles, ", "),
+		TreeURL:    strings.TrimRight(plan.Site.ApplianceURL, "/") + "/" + strings.TrimLeft(tree, "/"),
+		RootHash:   in.reveal(in.RootPasswordHash),
+		Net:        net,
+		Layout:     l,
+		DriveOrder: strings.Join(l.OSDevices, ","),
+		BootAppend: strings.Join(append_, " "),
+		Firewall:   firewall,
+		SELinux:    selinux,
+		Services:   strings.Join(services(l), ","),
+		Packages:   packages(node, l),
+		NICs:       node.Hardware.NICs,
+		NetFiles:   netFiles,
+		SysFiles:   sysFiles(plan, node),
+		KeyFiles:   keyFiles,
+		EventsURL:  EventsURL(plan, node),
+		Token:      in.reveal(in.Token),
+	}, nil
+}
+
+func securityOptions(node *provision.NodePlan) (selinux, firewall string, err error) {
+	switch node.SELinux {
+	case "enforcing", "permissive", "disabled":
+		selinux = "--" + node.SELinux
+	default:
+		return "", "", fmt.Errorf("node %s: selinux %q: %w", node.Name, node.SELinux, ErrUnsupported)
+	}
+	firewall = "--disabled"
+	if node.Firewall {
+		// The SSH handoff is the one way in until the profile opens more.
+		firewall = "--enabled --service=ssh"
+	}
+	return selinux, firewall, nil
+}
+
+// sysFiles are /etc/hosts, resolv.conf and the NTP configuration, all
+// pointing at the appliance.
+func sysFiles(plan *provision.Plan, node *provision.NodePlan) []file {
+	var hosts strings.Builder
+	hosts.WriteString("127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n")
+	hosts.WriteString("::1         localhost localhost.localdomain localhost6 localhost6.localdomain6\n")
+	fmt.Fprintf(&hosts, "%-11s %s %s\n", node.PXE.Address, node.FQDN, node.Name)
+	if app, ok := plan.Node(plan.Site.Appliance); ok && plan.Site.ApplianceAddr.IsValid() {
+		fmt.Fprintf(&hosts, "%-11s %s %s\n", plan.Site.ApplianceAddr, app.FQDN, app.Name)
+	}
+	var resolv strings.Builder
+	if plan.Site.Domain != "" {
+		fmt.Fprintf(&resolv, "search %s\n", plan.Site.Domain)
+	}
+	for _, d := range node.DNS {
+		fmt.Fprintf(&resolv, "nameserver %s\n", d)
+	}
+	var ntp, steps strings.Builder
+	ntp.WriteString("# Time comes from the appliance only (paper section 3: admin01 is the NTP source).\n" +
+		"driftfile /var/lib/ntp/drift\n" +
+		"restrict default kod nomodify notrap nopeer noquery\n" +
+		"restrict -6 default kod nomodify notrap nopeer noquery\n" +
+		"restrict 127.0.0.1\nrestrict -6 ::1\n")
+	for _, s := range node.NTP {
+		fmt.Fprintf(&ntp, "server %s iburst\n", s)
+		fmt.Fprintf(&steps, "%s\n", s)
+	}
+	return []file{
+		{Path: "/etc/hosts", Mode: "0644", Content: hosts.String()},
+		{Path: "/etc/resolv.conf", Mode: "0644", Content: resolv.String()},
+		{Path: "/etc/ntp.conf", Mode: "0644", Content: ntp.String()},
+		{Path: "/etc/ntp/step-tickers", Mode: "0644", Content: steps.String()},
+	}
+}
+
+// keyFiles are the node's SSH host keys and root's authorized_keys.
+func keyFiles(node *provision.NodePlan, in Inputs) ([]file, error) {
+	var out []file
+	for _, k := range in.HostKeys {
+		if k.Type != "rsa" && k.Type != "ecdsa" {
+			return nil, fmt.Errorf("node %s: host key type %q: %w (EL6 OpenSSH 5.3 takes rsa or ecdsa)", node.Name, k.Type, ErrUnsupported)
+		}
+		priv := in.reveal(k.Private)
+		if !in.Redact && !strings.Contains(priv, "PRIVATE KEY") {
+			return nil, fmt.Errorf("node %s: %s host key: %w: not a PEM private key", node.Name, k.Type, ErrMissingInput)
+		}
+		base := "/etc/ssh/ssh_host_" + k.Type + "_key"
+		out = append(out,
+			file{Path: base, Mode: "0600", Content: withNewline(priv)},
+			file{Path: base + ".pub", Mode: "0644", Content: withNewline(k.Public)})
+	}
+	var ak strings.Builder
+	for _, k := range in.AuthorizedKeys {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if strings.ContainsAny(k, "\n\r") {
+			return nil, fmt.Errorf("node %s: an authorized key spans lines: %w", node.Name, ErrMissingInput)
+		}
+		ak.WriteString(k + "\n")
+	}
+	if ak.Len() == 0 {
+		return nil, fmt.Errorf("node %s: authorized keys (root would be unreachable): %w", node.Name, ErrMissingInput)
+	}
+	out = append(out, file{Path: "/root/.ssh/authorized_keys", Mode: "0600", Content: ak.String()})
+	for _, f := range out {
+		if strings.Contains("\n"+f.Content, "\n"+heredoc+"\n") {
+			return nil, fmt.Errorf("node %s: %s holds the here-document delimiter", node.Name, f.Path)
+		}
+	}
+	return out, nil
+}
+
+func withNewline(s string) string {
+	if s == "" || strings.HasSuffix(s, "\n") {
+		return s
+	}
+	return s + "\n"
+}
+
+// shellQuote quotes s for a POSIX shell: 'it'\''s'.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
