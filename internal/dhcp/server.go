@@ -1,0 +1,123 @@
+package dhcp
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/provision/provision/provision"
+)
+
+// Server is the DHCP server. Set the exported fields, then call Serve.
+// Handle and HandlePacket may be called without Serve (tests, benchmarks).
+type Server struct {
+	// Plan returns the current plan. It is called once per request, so
+	// a reload swaps the plan (an atomic.Pointer's Load) without
+	// dropping requests.
+	Plan func() *provision.Plan
+	// Interface is the network interface to serve on (SO_BINDTODEVICE);
+	// empty serves on every interface.
+	Interface string
+	// Addr is the address to listen on, default 0.0.0.0:67. Broadcast
+	// requests reach only a socket bound to 0.0.0.0.
+	Addr string
+	// ServerID is option 54 and the source of the replies; default the
+	// plan's appliance address.
+	ServerID netip.Addr
+	// ProxyDHCP answers only boot information, on port 67 and 4011, for
+	// a network where another server hands out addresses.
+	ProxyDHCP bool
+	// Pool, when set, gives MACs of no node an address (and no boot file).
+	Pool *Pool
+	// Files names the boot files and URL paths.
+	Files BootFiles
+	// LeaseTime of a reservation; default 24 hours.
+	LeaseTime time.Duration
+	// Netboot says whether a node boots from the network now; default
+	// the node's plan (NodePlan.Netboot).
+	Netboot func(*provision.NodePlan) bool
+	// Events receives lease, decline, release and discovered events. It
+	// is called from one goroutine; if it falls behind, events are
+	// dropped and counted rather than stalling the replies.
+	Events provision.EventSink
+	Log    *slog.Logger
+	// Workers and Queue bound the work under a storm (defaults: 4
+	// workers, 1024 queued packets); packets beyond are dropped and
+	// counted.
+	Workers, Queue int
+	// NoProbe skips the start-up check for another DHCP server.
+	NoProbe bool
+	// ProbeWait is how long the probe waits for an offer (default 2s).
+	ProbeWait time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+
+	// Counters are updated as packets are handled.
+	Counters Counters
+
+	idx    atomic.Pointer[macIndex]
+	seen   seenMACs
+	events chan provision.Event // set by Serve before any worker starts
+}
+
+const (
+	defaultLeaseTime = 24 * time.Hour
+	defaultWorkers   = 4
+	defaultQueue     = 1024
+	discoveredEvery  = 10 * time.Minute
+	maxSeenMACs      = 4096
+)
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) leaseTime() time.Duration {
+	if s.LeaseTime > 0 {
+		return s.LeaseTime
+	}
+	return defaultLeaseTime
+}
+
+func (s *Server) netboot(n *provision.NodePlan) bool {
+	if s.Netboot != nil {
+		return s.Netboot(n)
+	}
+	return n.Netboot
+}
+
+func (s *Server) serverID(p *provision.Plan) netip.Addr {
+	if s.ServerID.IsValid() {
+		return s.ServerID
+	}
+	return p.Site.ApplianceAddr
+}
+
+// emit hands an event to the sink without blocking a worker.
+func (s *Server) emit(e provision.Event) {
+	if e.Time.IsZero() {
+		e.Time = s.now().UTC()
+	}
+	if s.events == nil {
+		if s.Events != nil {
+			s.Events(e)
+		}
+		return
+	}
+	select {
+	case s.events <- e:
+	default:
+		s.Counters.EventDrops.Add(1)
+	}
+}
