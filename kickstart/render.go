@@ -123,7 +123,7 @@ func newView(plan *provision.Plan, node *provision.NodePlan, in Inputs) (*view, 
 	if tree == "" {
 		tree = DefaultTreePath(node.Image)
 	}
-	append_ := append([]string{"biosdevname=1"}, consoleArgs(node.Console)...)
+	bootArgs := append([]string{"biosdevname=1"}, consoleArgs(node.Console)...)
 	return &view{
 		Node:       node,
 		Site:       plan.Site,
@@ -133,7 +133,7 @@ func newView(plan *provision.Plan, node *provision.NodePlan, in Inputs) (*view, 
 		Net:        net,
 		Layout:     l,
 		DriveOrder: strings.Join(l.OSDevices, ","),
-		BootAppend: strings.Join(append_, " "),
+		BootAppend: strings.Join(bootArgs, " "),
 		Firewall:   firewall,
 		SELinux:    selinux,
 		Services:   strings.Join(services(l), ","),

@@ -29,6 +29,8 @@ type builder struct {
 	// duplicates across nodes, iDRACs, switches, VIPs and gateways.
 	owners map[netip.Addr]string
 	macs   map[string]string // MAC -> "node/nic"
+	// vipAddr holds the valid address of each VIP, by index.
+	vipAddr map[int]netip.Addr
 }
 
 // Build resolves a site into a plan and validates it, returning every
@@ -52,6 +54,7 @@ func Build(site *Site, opt Options) (*Plan, Problems) {
 	b.hardwareModels()
 	b.roles()
 	b.switches()
+	b.vipAddresses()
 	b.nodes()
 	b.vips()
 	b.cluster()
@@ -210,8 +213,15 @@ func (b *builder) cluster() {
 		if len(members) == 0 {
 			continue
 		}
+		path := "role"
+		for _, name := range sortedKeys(b.site.Roles) {
+			if slices.Contains(b.site.Roles[name].Services, svc) {
+				path = "role." + name + ".services"
+				break
+			}
+		}
 		if len(members) < 3 || len(members)%2 == 0 {
-			b.c.warnf("role", "site", "services", "%s runs on %d nodes (%s): a cluster keeps quorum through a failure only with an odd number of at least 3",
+			b.c.warnf(path, "site", "services", "%s runs on %d nodes (%s): a cluster keeps quorum through a failure only with an odd number of at least 3",
 				svc, len(members), strings.Join(members, ", "))
 		}
 	}

@@ -9,11 +9,12 @@ import (
 
 // nodeCtx is one node being resolved.
 type nodeCtx struct {
-	spec *NodeSpec
-	path string // "node[3]"
-	obj  string // "node compute05"
-	hw   *Hardware
-	np   *NodePlan
+	spec   *NodeSpec
+	path   string // "node[3]"
+	obj    string // "node compute05"
+	hw     *Hardware
+	hwName string
+	np     *NodePlan
 	// hwSource says where the hardware model came from.
 	hwSource Source
 }
@@ -162,7 +163,7 @@ func (b *builder) nodeHardware(nc *nodeCtx, roles []*Role) string {
 		b.c.errorf(nc.path+".hardware", nc.obj, "hardware", "hardware model %q is not defined", name)
 		return ""
 	}
-	nc.hw = hw
+	nc.hw, nc.hwName = hw, name
 	nc.hwSource = Source{Level: "node", Name: nc.spec.Name, File: b.site.File, Line: b.c.pos.line(nc.path + ".hardware")}
 	if nc.spec.Hardware == "" {
 		for i, r := range roles {
@@ -227,7 +228,7 @@ func (b *builder) nodeMACs(nc *nodeCtx) map[string]string {
 			b.c.errorf(path, nc.obj, "macs."+nic, "%v", err)
 			return
 		case !nics[nic]:
-			b.c.errorf(path, nc.obj, "macs."+nic, "%s is not a NIC of hardware %s", nic, nc.np.Hardware.Name)
+			b.c.errorf(path, nc.obj, "macs."+nic, "%s is not a NIC of hardware %s", nic, nc.hwName)
 			return
 		}
 		if prev, ok := out[nic]; ok {

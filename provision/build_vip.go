@@ -2,10 +2,14 @@ package provision
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
-func (b *builder) vips() {
+// vipAddresses claims the VIPs' addresses before the nodes take theirs, so
+// that a node given a VIP's address is the one reported.
+func (b *builder) vipAddresses() {
+	b.vipAddr = map[int]netip.Addr{}
 	names := map[string]bool{}
 	for i, vs := range b.site.VIPs {
 		path := fmt.Sprintf("vip[%d]", i)
@@ -38,6 +42,21 @@ func (b *builder) vips() {
 			continue
 		}
 		b.own(a, "VIP "+vs.Name, path+".address", obj, "address")
+		b.vipAddr[i] = a
+	}
+}
+
+// vips resolves the VIPs whose addresses are valid: their backends and
+// holders, once the nodes are known.
+func (b *builder) vips() {
+	for i, vs := range b.site.VIPs {
+		a, ok := b.vipAddr[i]
+		if !ok {
+			continue
+		}
+		path := fmt.Sprintf("vip[%d]", i)
+		obj := "vip " + vs.Name
+		n := b.plan.netBy[vs.Network]
 		vip := &VIP{Name: vs.Name, Address: a, Network: n.Name, Services: vs.Services}
 		backNet := vs.BackendNetwork
 		if backNet == "" {

@@ -14,11 +14,11 @@ type Firmware int
 // Firmware kinds. FirmwareNone is an ordinary DHCP client (an installer, a
 // booted OS): it gets an address and no boot file.
 const (
-	FirmwareNone     Firmware = iota
-	FirmwareBIOS              // x86 BIOS PXE ROM (arch 0)
-	FirmwareEFI               // x86 UEFI PXE (arch 6, 7, 9)
-	FirmwareHTTP              // x86 UEFI HTTP boot (arch 15, 16)
-	FirmwareUnsupported       // PXE, but for an architecture we have no loader for
+	FirmwareNone        Firmware = iota
+	FirmwareBIOS                 // x86 BIOS PXE ROM (arch 0)
+	FirmwareEFI                  // x86 UEFI PXE (arch 6, 7, 9)
+	FirmwareHTTP                 // x86 UEFI HTTP boot (arch 15, 16)
+	FirmwareUnsupported          // PXE, but for an architecture we have no loader for
 )
 
 var firmwareNames = [...]string{"none", "bios", "efi", "http", "unsupported"}
