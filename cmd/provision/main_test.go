@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// result is what one in-process run of the CLI printed and returned.
+type result struct {
+	stdout, stderr string
+	code           int
+	err            error
+}
+
+// runCLI runs the provision command in-process with args and an
+// environment (nil: empty) and returns its output and exit status, as
+// main would compute it.
+func runCLI(t testing.TB, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	getenv := func(k string) string { return env[k] }
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errb, getenv)
+	r := result{stdout: out.String(), stderr: errb.String(), err: err}
+	if err != nil {
+		r.code = 1
+		var ee exitError
+		if errors.As(err, &ee) {
+			r.code = ee.code
+		}
+	}
+	return r
+}
+
+// copySite copies an example site and its secrets (mode 0600) into a
+// temporary directory and returns the site file's path.
+func copySite(t testing.TB, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{name + ".toml", name + ".secrets.toml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, name+".toml")
+}
+
+// writeFile writes a test file and returns its path.
+func writeFile(t testing.TB, dir, name, text string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
