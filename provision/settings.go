@@ -71,13 +71,3 @@ func tomlName(f reflect.StructField) string {
 	}
 	return name
 }
-
-// settingNames lists the TOML names of every setting in declaration order.
-func settingNames() []string {
-	t := reflect.TypeFor[Settings]()
-	out := make([]string, t.NumField())
-	for i := range out {
-		out[i] = tomlName(t.Field(i))
-	}
-	return out
-}

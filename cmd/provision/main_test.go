@@ -52,13 +52,3 @@ func copySite(t testing.TB, name string) string {
 	}
 	return filepath.Join(dir, name+".toml")
 }
-
-// writeFile writes a test file and returns its path.
-func writeFile(t testing.TB, dir, name, text string, mode os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(text), mode); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
