@@ -23,7 +23,14 @@ const (
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	s.cfg.Log.Debug("redfish request", "bmc", s.cfg.Node, "method", r.Method, "path", r.URL.Path)
 	// Redfish 6.1: a URI with or without a trailing slash names the same
 	// resource.
@@ -41,7 +48,11 @@ func (s *Sim) mux() *http.ServeMux {
 	get("/redfish", func() any { return map[string]string{"v1": "/redfish/v1/"} })
 	get(RootPath, s.serviceRoot)
 	get("/redfish/v1/Systems", func() any { return collection("/redfish/v1/Systems", "ComputerSystem", SystemPath) })
-	get(SystemPath, s.system)
+	m.HandleFunc("GET "+SystemPath, func(w http.ResponseWriter, _ *http.Request) {
+		body, etag := s.system()
+		w.Header().Set("ETag", etag)
+		writeJSON(w, http.StatusOK, body)
+	})
 	get("/redfish/v1/Managers", func() any { return collection("/redfish/v1/Managers", "Manager", ManagerPath) })
 	get(ManagerPath, s.manager)
 	get("/redfish/v1/Chassis", func() any { return collection("/redfish/v1/Chassis", "Chassis", ChassisPath) })
@@ -111,7 +122,7 @@ func (s *Sim) serviceRoot() any {
 	}
 }
 
-func (s *Sim) system() any {
+func (s *Sim) system() (any, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return map[string]any{
@@ -148,7 +159,7 @@ func (s *Sim) system() any {
 			"Chassis":   []map[string]string{odataID(ChassisPath)},
 			"ManagedBy": []map[string]string{odataID(ManagerPath)},
 		},
-	}
+	}, s.etag()
 }
 
 func (s *Sim) manager() any {
@@ -259,7 +270,7 @@ func (s *Sim) patchSystem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Boot != nil {
-		if status, m := s.setBoot(*body.Boot); m != nil {
+		if status, m := s.setBoot(*body.Boot, r.Header.Get("If-Match")); m != nil {
 			writeError(w, status, m)
 			return
 		}

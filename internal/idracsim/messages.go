@@ -39,6 +39,8 @@ var (
 		Resolution: "Place a valid resource at the URI or correct the URI and resubmit the request.", Severity: "Critical"}
 	msgMethod = &dellMessage{MessageID: "Base.1.8.OperationNotAllowed", Message: "The operation is not allowed on this resource.",
 		Resolution: "Do not perform this operation on this resource.", Severity: "Critical"}
+	msgPrecondition = &dellMessage{MessageID: "Base.1.8.PreconditionFailed", Message: "The ETag supplied did not match the ETag required to change this resource.",
+		Resolution: "Try the operation again using the appropriate ETag.", Severity: "Critical"}
 	msgMalformed = &dellMessage{MessageID: "Base.1.8.MalformedJSON", Message: "The request body submitted was malformed JSON and could not be parsed by the receiving service.",
 		Resolution: "Ensure that the request body is valid JSON and resubmit the request.", Severity: "Critical"}
 )

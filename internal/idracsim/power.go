@@ -3,7 +3,6 @@ package idracsim
 import (
 	"net/http"
 	"slices"
-	"time"
 )
 
 // reset applies a ComputerSystem.Reset action the way an iDRAC does and
@@ -51,9 +50,10 @@ func (s *Sim) reset(resetType string) (int, *dellMessage) {
 func (s *Sim) transition(via, final string, boot bool) {
 	s.generation++
 	gen := s.generation
-	if s.timer != nil {
-		s.timer.Stop()
+	if s.stopTimer != nil {
+		s.stopTimer()
 	}
+	s.version++
 	s.power = via
 	if s.cfg.PowerDelay <= 0 {
 		s.finish(final, boot)
@@ -61,7 +61,7 @@ func (s *Sim) transition(via, final string, boot bool) {
 	}
 	// The timer's goroutine ends after finishing this transition; Close
 	// or a newer transition stops it before it fires.
-	s.timer = time.AfterFunc(s.cfg.PowerDelay, func() {
+	s.stopTimer = s.cfg.Clock.AfterFunc(s.cfg.PowerDelay, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if gen != s.generation {
@@ -73,6 +73,7 @@ func (s *Sim) transition(via, final string, boot bool) {
 
 // finish ends a transition. Called with s.mu held.
 func (s *Sim) finish(final string, boot bool) {
+	s.version++
 	s.power = final
 	if !boot {
 		return
@@ -90,7 +91,7 @@ func (s *Sim) finish(final string, boot bool) {
 			s.jobs[i].State = "Completed"
 		}
 	}
-	s.boots = append(s.boots, Boot{PXE: pxe, Time: time.Now()})
+	s.boots = append(s.boots, Boot{PXE: pxe, Time: s.cfg.Clock.Now()})
 	if hook := s.cfg.OnBoot; hook != nil {
 		// Never call out under the lock: the hook may query the Sim.
 		// The goroutine ends when the hook returns.
@@ -111,9 +112,13 @@ type bootPatch struct {
 
 // setBoot applies a Boot PATCH: every value is checked against its
 // allowable values before anything changes.
-func (s *Sim) setBoot(p bootPatch) (int, *dellMessage) {
+func (s *Sim) setBoot(p bootPatch, ifMatch string) (int, *dellMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// RFC 9110 13.1.1: a stale If-Match fails the request.
+	if ifMatch != "" && ifMatch != "*" && ifMatch != s.etag() && "W/"+ifMatch != s.etag() {
+		return http.StatusPreconditionFailed, msgPrecondition
+	}
 	for _, c := range []struct {
 		name    string
 		v       *string
@@ -138,8 +143,9 @@ func (s *Sim) setBoot(p bootPatch) (int, *dellMessage) {
 		// the value is the same.
 		s.modeWrites++
 		s.mode = *p.Mode
-		s.jobs = append(s.jobs, job{ID: "JID_" + time.Now().Format("150405000000"), Name: "Configure: BIOS.Setup.1-1", State: "Scheduled"})
+		s.jobs = append(s.jobs, job{ID: s.jobID(), Name: "Configure: BIOS.Setup.1-1", State: "Scheduled"})
 	}
+	s.version++
 	if p.Target != nil {
 		s.target = *p.Target
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,11 @@ func (s *Server) Endpoint() string { return "https://" + s.ln.Addr().String() }
 func (s *Server) Fingerprint() string {
 	sum := sha256.Sum256(s.cert.Certificate[0])
 	return hex.EncodeToString(sum[:])
+}
+
+// CertPEM is the served certificate in PEM, for a CA file.
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cert.Certificate[0]})
 }
 
 // Serve answers until ctx ends; it listens first if Listen was not called.

@@ -49,6 +49,8 @@ type Config struct {
 	// or restart) with whether this boot goes to PXE (a PXE override is
 	// set). It runs on its own goroutine, never under the Sim's lock.
 	OnBoot func(pxe bool)
+	// Clock drives power transitions; the wall clock when nil.
+	Clock Clock
 	// Log receives one line per request at debug level.
 	Log *slog.Logger
 }
@@ -62,19 +64,21 @@ type Sim struct {
 	cfg    Config
 	faults faults
 
-	mu         sync.Mutex
-	power      string
-	target     string // BootSourceOverrideTarget
-	enabled    string // BootSourceOverrideEnabled
-	mode       string // BootSourceOverrideMode
-	modeWrites int
-	jobs       []job
-	sessions   map[string]session // by id
-	nextSess   int
-	boots      []Boot
-	timer      *time.Timer
-	generation int // bumps on every power request, to drop stale timers
-	requests   int
+	mu                    sync.Mutex
+	power                 string
+	target                string // BootSourceOverrideTarget
+	enabled               string // BootSourceOverrideEnabled
+	mode                  string // BootSourceOverrideMode
+	modeWrites            int
+	jobs                  []job
+	sessions              map[string]session // by id
+	nextSess              int
+	boots                 []Boot
+	stopTimer             func() bool
+	version               int // bumps on every change, for the ETag
+	generation            int // bumps on every power request, to drop stale timers
+	requests              int
+	inFlight, maxInFlight int
 }
 
 // Boot records one start of the simulated server.
@@ -122,6 +126,9 @@ func New(cfg Config) *Sim {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
 	}
 	s := &Sim{cfg: cfg, power: PowerOff, target: "None", enabled: "Disabled", mode: cfg.BootMode,
 		sessions: map[string]session{}}
@@ -217,7 +224,7 @@ func (s *Sim) Requests() int {
 func (s *Sim) AddPendingJob(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.jobs = append(s.jobs, job{ID: fmt.Sprintf("JID_%012d", 100000+len(s.jobs)), Name: name, State: "Scheduled"})
+	s.jobs = append(s.jobs, job{ID: s.jobID(), Name: name, State: "Scheduled"})
 }
 
 // SetPower forces the power state (for test setup), without a boot.
@@ -225,9 +232,10 @@ func (s *Sim) SetPower(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.generation++
-	if s.timer != nil {
-		s.timer.Stop()
+	if s.stopTimer != nil {
+		s.stopTimer()
 	}
+	s.version++
 	s.power = PowerOff
 	if on {
 		s.power = PowerOn
@@ -239,7 +247,24 @@ func (s *Sim) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.generation++
-	if s.timer != nil {
-		s.timer.Stop()
+	if s.stopTimer != nil {
+		s.stopTimer()
 	}
+}
+
+// jobID names a job as an iDRAC does: JID_ and twelve digits. Called with
+// s.mu held.
+func (s *Sim) jobID() string {
+	return fmt.Sprintf("JID_%012d", s.cfg.Clock.Now().Unix()%1e9*1000+int64(len(s.jobs)))
+}
+
+// etag is the system resource's current ETag. Called with s.mu held.
+func (s *Sim) etag() string { return fmt.Sprintf(`W/"%d"`, s.version) }
+
+// MaxInFlight returns the most requests the Sim was ever answering at
+// once: a client that keeps to one call at a time keeps it at 1.
+func (s *Sim) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInFlight
 }
