@@ -1,0 +1,183 @@
+package provision
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func ev(source, kind string, attrs ...string) Event {
+	e := Event{Node: "compute05", Source: source, Kind: kind}
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if e.Attrs == nil {
+			e.Attrs = map[string]string{}
+		}
+		e.Attrs[attrs[i]] = attrs[i+1]
+	}
+	return e
+}
+
+// install is the event log of one good install, as the servers and the
+// rollout engine write it.
+func install() []Event {
+	return []Event{
+		ev(SourceRollout, KindBegin),
+		ev(SourceBMC, KindDiscovered),
+		ev(SourceBMC, KindPXESet),
+		ev(SourceBMC, KindPower, "action", "cycle"),
+		ev(SourceDHCP, KindLease),
+		ev(SourceTFTP, KindTransfer),
+		ev(SourceDHCP, KindLease), // iPXE's own DHCP
+		ev(SourceHTTP, KindBootScript),
+		ev(SourceHTTP, KindKickstart),
+		ev(SourceCallback, KindProgress),
+		ev(SourceCallback, KindInstalled),
+		ev(SourceDHCP, KindLease), // the BIOS PXE-boots before the disk
+		ev(SourceHTTP, KindBootScript),
+		ev(SourceRollout, KindRebooting),
+		ev(SourceSSH, KindSSHUp),
+		ev(SourceProfile, KindApplied),
+	}
+}
+
+func TestLifecycleHappyPath(t *testing.T) {
+	want := []State{StateNew, StateDiscovered, StatePXESet, StatePoweringOn, StateDHCP,
+		StateBooting, StateBooting, StateBooting, StateInstalling, StateInstalling,
+		StateInstalled, StateInstalled, StateInstalled, StateRebooting, StateHandoff, StateReady}
+	st := Status{Node: "compute05"}
+	var got []State
+	for i, e := range install() {
+		e.Time = time.Unix(int64(i), 0)
+		var err error
+		st, err = Apply(st, e)
+		if err != nil {
+			t.Fatalf("event %d %s/%s: %v", i, e.Source, e.Kind, err)
+		}
+		got = append(got, st.State)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("states (-want +got):\n%s", d)
+	}
+	if st.Attempt != 1 || st.Refused != 0 || !st.Since.Equal(time.Unix(15, 0)) {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestLifecycleIllegal(t *testing.T) {
+	tests := []struct {
+		name  string
+		state State
+		event Event
+	}{
+		{"installed callback for a node not installing", StateNew, ev(SourceCallback, KindInstalled)},
+		{"installed callback replayed after ready", StateReady, ev(SourceCallback, KindInstalled)},
+		{"installed callback twice", StateInstalled, ev(SourceCallback, KindInstalled)},
+		{"kickstart before any boot", StateDiscovered, ev(SourceHTTP, KindKickstart)},
+		{"kickstart fetched by a ready node", StateReady, ev(SourceHTTP, KindKickstart)},
+		{"begin while installing", StateInstalling, ev(SourceRollout, KindBegin)},
+		{"begin while powering on", StatePoweringOn, ev(SourceRollout, KindBegin)},
+		{"power-on before PXE is set", StateDiscovered, ev(SourceBMC, KindPower, "action", "on")},
+		{"power-on of a ready node", StateReady, ev(SourceBMC, KindPower, "action", "cycle")},
+		{"profile applied before handoff", StateInstalled, ev(SourceProfile, KindApplied)},
+		{"lease of a node never powered", StateNew, ev(SourceDHCP, KindLease)},
+		{"boot file before the lease", StatePoweringOn, ev(SourceTFTP, KindTransfer)},
+		{"failed twice", StateFailed, ev(SourceRollout, KindFailed)},
+		{"failed once ready", StateReady, ev(SourceRollout, KindFailed)},
+		{"progress after install", StateInstalled, ev(SourceCallback, KindProgress)},
+		{"ssh before install", StateBooting, ev(SourceSSH, KindSSHUp)},
+		{"discovery in the middle of an install", StateBooting, ev(SourceBMC, KindDiscovered)},
+		{"pxe-set while installing", StateInstalling, ev(SourceBMC, KindPXESet)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := Status{Node: "compute05", State: tt.state, Reason: "r"}
+			got, err := Apply(st, tt.event)
+			var ill *IllegalTransition
+			if !errors.As(err, &ill) {
+				t.Fatalf("Apply = %v, want an illegal transition", err)
+			}
+			if got.State != tt.state || got.Refused != 1 || got.Reason != "r" {
+				t.Fatalf("status changed: %+v", got)
+			}
+		})
+	}
+}
+
+// TestLifecycleEveryPair applies every kind of event in every state: it
+// is either refused with the state unchanged, or leads where the
+// transition table says.
+func TestLifecycleEveryPair(t *testing.T) {
+	kinds := []Event{}
+	kinds = append(kinds, install()...)
+	kinds = append(kinds, ev(SourceRollout, KindFailed), ev(SourceBMC, KindPower, "action", "off"),
+		ev(SourceBMC, "preflight"), ev(SourceDHCP, "discovered"), ev(SourceOperator, KindForget))
+	legal := 0
+	for _, s := range States() {
+		for _, e := range kinds {
+			got, err := Apply(Status{Node: "n", State: s}, e)
+			if err != nil {
+				if got.State != s {
+					t.Errorf("%s + %s/%s refused but moved to %s", s, e.Source, e.Kind, got.State)
+				}
+				continue
+			}
+			legal++
+			if e.Kind == KindForget || e.Kind == KindBegin {
+				if got.State != StateNew {
+					t.Errorf("%s + %s: %s, want new", s, e.Kind, got.State)
+				}
+				continue
+			}
+			tr := triggerOf(e, s)
+			if tr == "" {
+				if got.State != s {
+					t.Errorf("%s + informational %s/%s moved to %s", s, e.Source, e.Kind, got.State)
+				}
+				continue
+			}
+			if to := transitions[tr].to; to != "" && got.State != to {
+				t.Errorf("%s + %s/%s: %s, want %s", s, e.Source, e.Kind, got.State, to)
+			}
+		}
+	}
+	if legal == 0 {
+		t.Fatal("nothing legal")
+	}
+}
+
+func TestFailedKeepsReasonUntilBegin(t *testing.T) {
+	st, _ := Apply(Status{Node: "n", State: StateDHCP}, Event{Node: "n", Source: SourceRollout, Kind: KindFailed, Msg: "no kickstart fetched within 10m"})
+	if st.State != StateFailed || st.Reason != "no kickstart fetched within 10m" {
+		t.Fatalf("%+v", st)
+	}
+	st, err := Apply(st, ev(SourceRollout, KindBegin))
+	if err != nil || st.State != StateNew || st.Reason != "" || st.Attempt != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+}
+
+func TestFold(t *testing.T) {
+	plan, probs := loadBuild(t, writeSite(t, "paper", exampleSite(t, "paper")))
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	log := install()[:9] // up to the kickstart
+	log = append(log, Event{Node: "compute06", Source: SourceCallback, Kind: KindInstalled}, Event{Source: SourceDHCP, Kind: "discovered", MAC: "aa:bb:cc:dd:ee:ff"})
+	var refused []error
+	m := Fold(plan, log, func(err error) { refused = append(refused, err) })
+	if len(m) != 27 {
+		t.Fatalf("%d statuses", len(m))
+	}
+	if m["compute05"].State != StateInstalling || m["compute06"].State != StateNew || m["admin01"].State != StateNew {
+		t.Fatalf("compute05 %s compute06 %s", m["compute05"].State, m["compute06"].State)
+	}
+	if len(refused) != 1 || m["compute06"].Refused != 1 {
+		t.Fatalf("refused %v", refused)
+	}
+	sorted := SortedStatuses(plan, m)
+	if sorted[0].Node != "admin01" || sorted[len(sorted)-1].Node[:7] != "compute" {
+		t.Fatalf("order %s ... %s", sorted[0].Node, sorted[len(sorted)-1].Node)
+	}
+}
