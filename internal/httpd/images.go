@@ -1,0 +1,50 @@
+package httpd
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/provision/provision/provision"
+)
+
+// minRate is the slowest transfer an install-tree response is given time
+// for, in bytes per second, beyond WriteTimeout: a 600 MB file gets ten
+// minutes.
+const minRate = 1 << 20
+
+// images serves GET /images/PATH from the Images root.
+func (s *Server) images(w http.ResponseWriter, r *http.Request) {
+	p := r.PathValue("path")
+	if s.Images == nil || !fs.ValidPath(p) || strings.Contains(p, "\\") {
+		s.refuse(w, r, provision.Event{IP: peer(r).String()}, "images", "bad-path", http.StatusNotFound)
+		return
+	}
+	f, err := s.Images.Open(p)
+	if err != nil {
+		code := http.StatusNotFound
+		if !errors.Is(err, fs.ErrNotExist) {
+			// Escapes through a symlink and permission errors land here;
+			// the log names the path, which the client chose.
+			s.logger().Warn("images: open", "path", p, "ip", peer(r).String(), "err", err)
+		}
+		http.Error(w, http.StatusText(code), code)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		http.Error(w, http.StatusText(http.StatusNotFound), http.StatusNotFound)
+		return
+	}
+	if extra := time.Duration(st.Size()/minRate) * time.Second; extra > 0 {
+		// An error means the writer cannot take deadlines (a test
+		// recorder): the server's WriteTimeout still holds.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout + extra))
+	}
+	s.logger().Debug("images", "path", p, "ip", peer(r).String(), "range", r.Header.Get("Range") != "")
+	http.ServeContent(w, r, path.Base(p), st.ModTime(), f)
+}
