@@ -115,7 +115,9 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout:   cfg.Timeouts.TLSHandshake,
 		ResponseHeaderTimeout: cfg.Timeouts.ResponseHeader,
 		IdleConnTimeout:       30 * time.Second,
-		MaxConnsPerHost:       2,
+		// One connection, hence one request at a time: iDRACs answer
+		// slowly and fail under parallel load.
+		MaxConnsPerHost: 1,
 		TLSClientConfig:       tc,
 	}
 	c := &Client{cfg: cfg, sem: make(chan struct{}, 1)}
@@ -256,6 +258,7 @@ func (c *Client) do(ctx context.Context, op string, fn func(ctx context.Context,
 	api, err := gofish.ConnectContext(ctx, gofish.ClientConfig{
 		Endpoint: c.cfg.Endpoint, Username: c.cfg.User, Password: c.cfg.Password.Reveal(),
 		BasicAuth: !c.cfg.Sessions, HTTPClient: c.http, NoModifyTransport: true, ReuseConnections: true,
+		MaxConcurrentRequests: 1,
 	})
 	if err != nil {
 		return c.wrap(op, describe(err))

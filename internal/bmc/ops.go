@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -35,38 +36,57 @@ type Status struct {
 	ResetTypes  []string `json:"reset_types"`
 }
 
-// system returns the Dell system (System.Embedded.1), else the first.
+// system returns the Dell system (System.Embedded.1), else the first
+// system listed. It is read on its own rather than through the collection,
+// whose errors gofish flattens into text.
 func (s *session) system() (*schemas.ComputerSystem, error) {
-	systems, err := s.api.Service.Systems()
-	if err != nil {
-		return nil, fmt.Errorf("reading systems: %w", describe(err))
+	sys, err := schemas.GetComputerSystem(s.api, "/redfish/v1/Systems/"+dellSystemID)
+	if err == nil || statusOf(err) != http.StatusNotFound {
+		if err != nil {
+			return nil, fmt.Errorf("reading the system: %w", describe(err))
+		}
+		return sys, nil
 	}
-	if len(systems) == 0 {
+	uris, err := s.members("/redfish/v1/Systems")
+	if err != nil {
+		return nil, fmt.Errorf("reading systems: %w", err)
+	}
+	if len(uris) == 0 {
 		return nil, errors.New("the iDRAC lists no system")
 	}
-	for _, sys := range systems {
-		if sys.ID == dellSystemID {
-			return sys, nil
-		}
+	if sys, err = schemas.GetComputerSystem(s.api, uris[0]); err != nil {
+		return nil, fmt.Errorf("reading the system: %w", describe(err))
 	}
-	return systems[0], nil
+	return sys, nil
 }
 
 // firmware returns the iDRAC's firmware version.
 func (s *session) firmware() (string, error) {
-	ms, err := s.api.Service.Managers()
+	m, err := schemas.GetManager(s.api, "/redfish/v1/Managers/"+dellManagerID)
+	if err == nil {
+		return m.FirmwareVersion, nil
+	}
+	if statusOf(err) != http.StatusNotFound {
+		return "", fmt.Errorf("reading the manager: %w", describe(err))
+	}
+	uris, err := s.members("/redfish/v1/Managers")
+	if err != nil || len(uris) == 0 {
+		return "", err
+	}
+	if m, err = schemas.GetManager(s.api, uris[0]); err != nil {
+		return "", fmt.Errorf("reading the manager: %w", describe(err))
+	}
+	return m.FirmwareVersion, nil
+}
+
+// members reads a collection's member URIs.
+func (s *session) members(uri string) ([]string, error) {
+	resp, err := s.api.Get(uri)
 	if err != nil {
-		return "", fmt.Errorf("reading managers: %w", describe(err))
+		return nil, describe(err)
 	}
-	for _, m := range ms {
-		if m.ID == dellManagerID {
-			return m.FirmwareVersion, nil
-		}
-	}
-	if len(ms) > 0 {
-		return ms[0].FirmwareVersion, nil
-	}
-	return "", nil
+	defer resp.Body.Close()
+	return parseCollection(io.LimitReader(resp.Body, maxBody))
 }
 
 func resetTypes(sys *schemas.ComputerSystem) []string {
@@ -145,11 +165,15 @@ func (c *Client) Discover(ctx context.Context, nics []provision.NIC) (Discovery,
 		if err != nil {
 			return err
 		}
-		ifs, err := sys.EthernetInterfaces()
+		uris, err := s.members(sys.ODataID + "/EthernetInterfaces")
 		if err != nil {
-			return fmt.Errorf("reading EthernetInterfaces: %w", describe(err))
+			return fmt.Errorf("reading EthernetInterfaces: %w", err)
 		}
-		for _, e := range ifs {
+		for _, uri := range uris {
+			e, err := schemas.GetEthernetInterface(s.api, uri)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", uri, describe(err))
+			}
 			n, ok := byID[e.ID]
 			if !ok {
 				d.Extra = append(d.Extra, e.ID)

@@ -96,16 +96,11 @@ const jobsPath = "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs"
 // pendingJobs lists the ids of jobs that are scheduled or running. An
 // iDRAC without a job queue (other vendors, old firmware) has none.
 func (s *session) pendingJobs() ([]string, error) {
-	resp, err := s.api.Get(jobsPath)
+	members, err := s.members(jobsPath)
 	if err != nil {
 		if st := statusOf(err); st == 404 || st == 405 {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("reading the job queue: %w", describe(err))
-	}
-	defer resp.Body.Close()
-	members, err := parseCollection(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
 		return nil, fmt.Errorf("reading the job queue: %w", err)
 	}
 	var pending []string
