@@ -1,0 +1,184 @@
+// Package tracker keeps every node's state: it records events durably in
+// the state store, folds them through the node state machine
+// (provision.Apply) and wakes whoever waits for a node to reach a state.
+// Servers (DHCP, TFTP, HTTP, BMC) send their events to Record; the
+// rollout engine waits with Wait; progress displays and the API read
+// Subscribe.
+package tracker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/provision/provision/internal/store"
+	"github.com/provision/provision/provision"
+)
+
+// Log is the durable event log (internal/store).
+type Log interface {
+	Append(provision.Event) (provision.Event, error)
+	Events(store.Filter) ([]provision.Event, error)
+}
+
+// Tracker folds node events into states. It is safe for concurrent use.
+type Tracker struct {
+	log  Log
+	slog *slog.Logger
+
+	mu      sync.Mutex
+	plan    *provision.Plan
+	status  map[string]provision.Status
+	changed chan struct{} // closed and replaced on every change
+	subs    map[*subscriber]struct{}
+	errs    int
+}
+
+type subscriber struct {
+	ch      chan provision.Event
+	dropped int
+}
+
+// New replays the log into node states.
+func New(log Log, plan *provision.Plan, logger *slog.Logger) (*Tracker, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	events, err := log.Events(store.Filter{})
+	if err != nil {
+		return nil, fmt.Errorf("replay events: %w", err)
+	}
+	t := &Tracker{log: log, slog: logger, plan: plan, changed: make(chan struct{}), subs: map[*subscriber]struct{}{}}
+	t.status = provision.Fold(plan, events, nil)
+	return t, nil
+}
+
+// SetPlan swaps the plan (after a reload or a MAC discovery). Nodes new
+// to the plan start as new.
+func (t *Tracker) SetPlan(plan *provision.Plan) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.plan = plan
+	for _, n := range plan.Nodes {
+		if _, ok := t.status[n.Name]; !ok {
+			t.status[n.Name] = provision.Status{Node: n.Name, State: provision.StateNew}
+		}
+	}
+}
+
+// Plan returns the current plan.
+func (t *Tracker) Plan() *provision.Plan {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.plan
+}
+
+// Record stores an event, then applies it. An event illegal in the
+// node's state is stored too (it is part of the node's history) but
+// leaves the state as it is, and is logged. Record has the shape of a
+// provision.EventSink; RecordErr returns the storage error.
+func (t *Tracker) Record(e provision.Event) {
+	if _, err := t.RecordErr(e); err != nil {
+		t.slog.Error("event not recorded", "node", e.Node, "source", e.Source, "kind", e.Kind, "err", err)
+	}
+}
+
+// RecordErr stores an event and applies it, returning the stored event.
+func (t *Tracker) RecordErr(e provision.Event) (provision.Event, error) {
+	// The store and the fold are updated under one lock so that the
+	// in-memory state is always the fold of the stored log, in order.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	stored, err := t.log.Append(e)
+	if err != nil {
+		t.errs++
+		return e, err
+	}
+	if stored.Node != "" {
+		st, ok := t.status[stored.Node]
+		if !ok {
+			st = provision.Status{Node: stored.Node, State: provision.StateNew}
+		}
+		st, err := provision.Apply(st, stored)
+		var ill *provision.IllegalTransition
+		if errors.As(err, &ill) {
+			t.slog.Warn("event refused by the node state machine", "node", stored.Node, "state", ill.State,
+				"source", stored.Source, "kind", stored.Kind, "seq", stored.Seq)
+		}
+		t.status[stored.Node] = st
+	}
+	close(t.changed)
+	t.changed = make(chan struct{})
+	for s := range t.subs {
+		select {
+		case s.ch <- stored:
+		default:
+			s.dropped++
+		}
+	}
+	return stored, nil
+}
+
+// Status returns a node's status.
+func (t *Tracker) Status(node string) provision.Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, ok := t.status[node]
+	if !ok {
+		return provision.Status{Node: node, State: provision.StateNew}
+	}
+	return st
+}
+
+// All returns every node's status.
+func (t *Tracker) All() map[string]provision.Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]provision.Status, len(t.status))
+	for k, v := range t.status {
+		out[k] = v
+	}
+	return out
+}
+
+// Wait blocks until cond holds for the node's status, or ctx ends.
+func (t *Tracker) Wait(ctx context.Context, node string, cond func(provision.Status) bool) (provision.Status, error) {
+	for {
+		t.mu.Lock()
+		st, ok := t.status[node]
+		if !ok {
+			st = provision.Status{Node: node, State: provision.StateNew}
+		}
+		ch := t.changed
+		t.mu.Unlock()
+		if cond(st) {
+			return st, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return st, context.Cause(ctx)
+		}
+	}
+}
+
+// Subscribe returns a channel of every event recorded from now on, until
+// ctx ends (then the channel is closed). A subscriber that does not keep
+// up loses events rather than slowing the servers down.
+func (t *Tracker) Subscribe(ctx context.Context, buffer int) <-chan provision.Event {
+	s := &subscriber{ch: make(chan provision.Event, buffer)}
+	t.mu.Lock()
+	t.subs[s] = struct{}{}
+	t.mu.Unlock()
+	// This goroutine ends when ctx does.
+	go func() {
+		<-ctx.Done()
+		t.mu.Lock()
+		delete(t.subs, s)
+		t.mu.Unlock()
+		close(s.ch)
+	}()
+	return s.ch
+}
