@@ -82,6 +82,7 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 	root.AddCommand(
 		a.checkCmd(),
 		a.planCmd(),
+		a.netbootCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root

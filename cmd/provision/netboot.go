@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/provision/provision/internal/httpd"
+	"github.com/provision/provision/internal/store"
+	"github.com/provision/provision/provision"
+	"github.com/spf13/cobra"
+)
+
+// storeWait is how long the CLI waits for the state store's lock. A
+// running server holds it for its whole life, so waiting longer would
+// only delay the error.
+const storeWait = 500 * time.Millisecond
+
+func (a *app) netbootCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "netboot on|off|status NODE...",
+		Short: "Turn a node's network install on or off, or show it",
+		Long: `netboot sets whether a node's next PXE boot installs it ("on") or boots its local
+disk ("off"). The flag lives in the state store (--state); a node whose flag was
+never set follows the site file's netboot setting. The installer's "installed"
+callback turns it off by itself, so a node installs once.
+
+"status" with no NODE shows every node. The appliance node (admin01) is never
+network-installed and cannot be turned on.
+
+The state store is locked by a running 'provision serve': stop it first (for
+now; the server will take these changes over its API later).`,
+		Example: `  provision netboot on compute05 compute06
+  provision netboot off compute05
+  provision netboot status`,
+	}
+	set := func(on bool) *cobra.Command {
+		word := map[bool]string{true: "on", false: "off"}[on]
+		return &cobra.Command{
+			Use:               word + " NODE...",
+			Short:             "Make the nodes' next PXE boot " + map[bool]string{true: "install them", false: "boot their local disk"}[on],
+			Args:              cobra.MinimumNArgs(1),
+			ValidArgsFunction: a.completeNodes,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return a.netbootSet(args, on)
+			},
+		}
+	}
+	status := &cobra.Command{
+		Use:               "status [NODE...]",
+		Short:             "Show the nodes' netboot state and where it comes from",
+		ValidArgsFunction: a.completeNodes,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.netbootStatus(args)
+		},
+	}
+	cmd.AddCommand(set(true), set(false), status)
+	return cmd
+}
+
+// openStore opens the state store, turning a lock held by another process
+// into an error a person can act on.
+func (a *app) openStore() (*store.Store, error) {
+	st, err := store.Open(a.state, storeWait)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, exitError{code: 1, msg: fmt.Sprintf("state %s is in use by another provision process (is 'provision serve' running?); stop it and try again", a.state)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	return st, nil
+}
+
+// netbootNodes resolves names to nodes, reporting every unknown one.
+func netbootNodes(plan *provision.Plan, site string, names []string) ([]*provision.NodePlan, error) {
+	var (
+		out  []*provision.NodePlan
+		errs []error
+	)
+	for _, name := range names {
+		n, ok := plan.Node(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("node %q is not in %s", name, site))
+			continue
+		}
+		out = append(out, n)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (a *app) netbootSet(names []string, on bool) error {
+	plan, err := a.loadPlan()
+	if err != nil {
+		return err
+	}
+	nodes, err := netbootNodes(plan, a.site, names)
+	if err != nil {
+		return err
+	}
+	if on {
+		for _, n := range nodes {
+			if n.Appliance {
+				return fmt.Errorf("node %s is the appliance: it is never network-installed", n.Name)
+			}
+		}
+	}
+	st, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	word := map[bool]string{true: "on", false: "off"}
+	for _, n := range nodes {
+		was, err := httpd.Netboot(st, n)
+		if err != nil {
+			return err
+		}
+		if err := st.SetFlag(n.Name, httpd.FlagNetboot, on); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		ev := provision.Event{Node: n.Name, Source: "operator", Kind: "netboot-" + word[on],
+			Msg: "netboot " + word[on] + " by hand", Attrs: map[string]string{"was": word[was]}}
+		if _, err := st.Append(ev); err != nil {
+			return err
+		}
+		a.log.Debug("netboot set", "node", n.Name, "netboot", on)
+		fmt.Fprintf(a.stdout, "%s: netboot %s (was %s)\n", n.Name, word[on], word[was])
+	}
+	return nil
+}
+
+func (a *app) netbootStatus(names []string) error {
+	plan, err := a.loadPlan()
+	if err != nil {
+		return err
+	}
+	nodes := plan.Nodes
+	if len(names) > 0 {
+		if nodes, err = netbootNodes(plan, a.site, names); err != nil {
+			return err
+		}
+	}
+	st, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tNETBOOT\tFROM")
+	for _, n := range nodes {
+		on, err := httpd.Netboot(st, n)
+		if err != nil {
+			return err
+		}
+		_, set, err := st.Flag(n.Name, httpd.FlagNetboot)
+		if err != nil {
+			return err
+		}
+		from := "site file"
+		switch {
+		case n.Appliance:
+			from = "appliance, never installed"
+		case set:
+			from = "state"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Name, map[bool]string{true: "on", false: "off"}[on], from)
+	}
+	return tw.Flush()
+}
