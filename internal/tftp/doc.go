@@ -1,0 +1,18 @@
+// Package tftp is the appliance's read-only TFTP server, on
+// github.com/pin/tftp/v3. It serves through an ordered list of routes,
+// the first that matches a path answering it (smee's design): the boot
+// loaders of the image catalog, files generated per node on the fly
+// (pxelinux.cfg/01-<mac>, iPXE scripts) and install-tree files read
+// through os.Root.
+//
+// pin/tftp hands the requested name over raw, so every name passes
+// CleanPath first: writes, "..", absolute paths, NUL, backslashes,
+// control characters and names over 255 bytes are refused with an error
+// to the client, and os.Root keeps symlinks from leading out of a tree.
+// tsize (RFC 2349) and blksize (RFC 2348) are honoured; the library has
+// no windowsize (RFC 7440).
+//
+// Each request ends in one provision.Event: transfer, transfer-failed,
+// not-found or refused, with the node when the client's address names
+// one, the file, bytes and duration.
+package tftp

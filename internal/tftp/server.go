@@ -1,0 +1,294 @@
+package tftp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/pin/tftp/v3"
+	"github.com/provision/provision/provision"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Server is a read-only TFTP server. Set the exported fields, then call
+// Serve.
+type Server struct {
+	// Addr is the UDP address to listen on, e.g. "10.3.1.10:69". Ignored
+	// when Conn is set.
+	Addr string
+	// Conn, when set, is the socket to serve on (a *net.UDPConn, so that
+	// the library can read the local address and the interface MTU).
+	// Serve closes it on return.
+	Conn net.PacketConn
+	// Routes answer the requests: the first that matches a path owns it.
+	Routes []Route
+	// Lookup names the node at a client address, "" when unknown; nil
+	// means nodes are never named.
+	Lookup func(netip.Addr) string
+	// Events receives one event per request: transfer (done),
+	// transfer-failed, not-found or refused. It is called from the
+	// transfer's goroutine and must not block for long.
+	Events provision.EventSink
+	Log    *slog.Logger
+	// Timeout is how long a DATA block waits for its ACK before it is
+	// sent again (default 2s), Retries how many times (default 5).
+	Timeout time.Duration
+	Retries int
+	// MaxBlockSize caps the blksize a client may negotiate (RFC 2348);
+	// 0 leaves only the library's cap, the interface MTU less 28 bytes.
+	MaxBlockSize int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Event kinds.
+const (
+	KindTransfer       = "transfer"
+	KindTransferFailed = "transfer-failed"
+	KindNotFound       = "not-found"
+	KindRefused        = "refused"
+)
+
+// Serve answers read requests until ctx ends. Then it stops listening,
+// aborts the transfers under way (each stops at its next block with an
+// error to its client) and returns nil once they have ended. Every
+// goroutine it or the library starts has ended when it returns.
+func (s *Server) Serve(ctx context.Context) error {
+	conn := s.Conn
+	if conn == nil {
+		c, err := Listen(ctx, s.Addr)
+		if err != nil {
+			return err
+		}
+		conn = c
+	}
+	defer conn.Close()
+	if uc, ok := conn.(*net.UDPConn); ok {
+		if err := pktinfo(uc); err != nil {
+			return err
+		}
+	}
+	srv := tftp.NewServer(
+		func(name string, rf io.ReaderFrom) error { return s.read(ctx, name, rf) },
+		func(name string, wt io.WriterTo) error { return s.write(name, wt) },
+	)
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	srv.SetTimeout(timeout)
+	srv.SetRetries(s.Retries)
+	if s.MaxBlockSize > 0 {
+		srv.SetBlockSize(s.MaxBlockSize)
+	}
+	srv.SetHook(hook{log: s.log()})
+	s.log().Info("tftp serving", "addr", conn.LocalAddr().String(), "routes", len(s.Routes))
+	done := make(chan error, 1)
+	// This goroutine ends when Shutdown closes conn, below.
+	go func() { done <- srv.Serve(conn) }()
+	select {
+	case <-ctx.Done():
+		srv.Shutdown()
+		<-done
+		return nil
+	case err := <-done:
+		// Serve fails only before it reads its first packet.
+		srv.Shutdown()
+		return fmt.Errorf("tftp: %w", err)
+	}
+}
+
+// Listen opens a UDP socket for Server.Conn with the local address and
+// interface of each packet reported from the start (IP_PKTINFO). pin/tftp
+// turns that on only once Serve runs; a request queued before then comes
+// without it, and the library then caps its blksize at 512.
+func Listen(ctx context.Context, addr string) (*net.UDPConn, error) {
+	var lc net.ListenConfig
+	c, err := lc.ListenPacket(ctx, "udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("tftp: %w", err)
+	}
+	uc, ok := c.(*net.UDPConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("tftp: listening on %s: not a UDP socket", addr)
+	}
+	if err := pktinfo(uc); err != nil {
+		uc.Close()
+		return nil, err
+	}
+	return uc, nil
+}
+
+func pktinfo(c *net.UDPConn) error {
+	var err error
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		err = ipv6.NewPacketConn(c).SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true)
+	} else {
+		err = ipv4.NewPacketConn(c).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
+	}
+	if err != nil {
+		return fmt.Errorf("tftp: packet info on %s: %w", c.LocalAddr(), err)
+	}
+	return nil
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// clientError is what the client is told: the reason, never a local path.
+type clientError string
+
+func (e clientError) Error() string { return string(e) }
+
+// read answers one read request; pin/tftp runs it on its own goroutine
+// and sends the error it returns to the client.
+func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error {
+	start := s.now()
+	var remote netip.AddrPort
+	ot, ok := rf.(tftp.OutgoingTransfer)
+	if ok {
+		ua := ot.RemoteAddr()
+		remote = ua.AddrPort()
+	}
+	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
+	req := Request{Remote: remote}
+	if s.Lookup != nil {
+		req.Node = s.Lookup(remote.Addr())
+	}
+	ev := provision.Event{Time: start, Node: req.Node, Source: "tftp", IP: remote.Addr().String(),
+		Attrs: map[string]string{"file": printable(name)}}
+	path, err := CleanPath(name)
+	if err != nil {
+		s.emit(ev, KindRefused, err)
+		return clientError(err.Error())
+	}
+	req.Path = path
+	var route Route
+	for _, r := range s.Routes {
+		if r.Match(path) {
+			route = r
+			break
+		}
+	}
+	if route == nil {
+		s.emit(ev, KindNotFound, nil)
+		return clientError("file not found: " + path)
+	}
+	ev.Attrs["route"] = route.Name()
+	rc, size, err := route.Open(ctx, req)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.emit(ev, KindNotFound, err)
+		return clientError("file not found: " + path)
+	}
+	if err != nil {
+		s.emit(ev, KindRefused, err)
+		return clientError("cannot read " + path)
+	}
+	defer rc.Close()
+	if ok {
+		// RFC 2349: tsize is answered only when the client asked for it,
+		// which the library checks.
+		ot.SetSize(size)
+	}
+	n, err := rf.ReadFrom(&ctxReader{ctx: ctx, r: bufio.NewReaderSize(rc, 64<<10)})
+	ev.Attrs["bytes"] = strconv.FormatInt(n, 10)
+	ev.Attrs["duration"] = s.now().Sub(start).String()
+	if err != nil {
+		// ReadFrom has told the client already.
+		s.emit(ev, KindTransferFailed, err)
+		return nil
+	}
+	s.emit(ev, KindTransfer, nil)
+	return nil
+}
+
+// write refuses a write request: the server is read-only.
+func (s *Server) write(name string, wt io.WriterTo) error {
+	ev := provision.Event{Time: s.now(), Source: "tftp", Attrs: map[string]string{"file": printable(name)}}
+	if it, ok := wt.(tftp.IncomingTransfer); ok {
+		ua := it.RemoteAddr()
+		ev.IP = ua.AddrPort().Addr().Unmap().String()
+		if s.Lookup != nil {
+			ev.Node = s.Lookup(ua.AddrPort().Addr().Unmap())
+		}
+	}
+	err := clientError("write refused: read-only server")
+	s.emit(ev, KindRefused, err)
+	return err
+}
+
+func (s *Server) emit(ev provision.Event, kind string, err error) {
+	ev.Kind = kind
+	if err != nil {
+		ev.Attrs["error"] = err.Error()
+	}
+	args := []any{"node", ev.Node, "ip", ev.IP, "file", ev.Attrs["file"]}
+	switch kind {
+	case KindTransfer:
+		s.log().Info("tftp transfer", append(args, "route", ev.Attrs["route"], "bytes", ev.Attrs["bytes"], "duration", ev.Attrs["duration"])...)
+	case KindNotFound:
+		s.log().Debug("tftp file not found", args...)
+	default:
+		s.log().Warn("tftp "+kind, append(args, "error", ev.Attrs["error"])...)
+	}
+	if s.Events != nil {
+		s.Events(ev)
+	}
+}
+
+// printable quotes a name from the network for logs and events, cut
+// short: it may be 500 bytes of anything.
+func printable(name string) string {
+	if len(name) > 80 {
+		name = name[:80] + "..."
+	}
+	q := strconv.Quote(name)
+	return q[1 : len(q)-1]
+}
+
+// ctxReader ends a transfer at its next block once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r *ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("server shutting down: %w", err)
+	}
+	return r.r.Read(p)
+}
+
+// hook logs what the library fails at before a handler runs: a request
+// it cannot parse (a name too long for its 516-byte buffer has no
+// terminating NUL, so it is dropped without an answer).
+type hook struct{ log *slog.Logger }
+
+func (h hook) OnSuccess(tftp.TransferStats) {}
+
+func (h hook) OnFailure(st tftp.TransferStats, err error) {
+	if st.Filename == "" {
+		h.log.Debug("tftp request dropped", "ip", st.RemoteAddr.String(), "error", err.Error())
+	}
+}
