@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/provision/provision/provision"
 	"github.com/stmcginnis/gofish"
@@ -118,7 +119,7 @@ func New(cfg Config) (*Client, error) {
 		// One connection, hence one request at a time: iDRACs answer
 		// slowly and fail under parallel load.
 		MaxConnsPerHost: 1,
-		TLSClientConfig:       tc,
+		TLSClientConfig: tc,
 	}
 	c := &Client{cfg: cfg, sem: make(chan struct{}, 1)}
 	c.http = &http.Client{Transport: &retryTransport{
@@ -204,12 +205,16 @@ func FingerprintOf(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// NormalizeFingerprint lower-cases a hex fingerprint and drops colons and
-// a "sha256:" prefix.
+// NormalizeFingerprint lower-cases a hex fingerprint and drops a
+// "sha256:" prefix, colons and white space.
 func NormalizeFingerprint(fp string) string {
-	fp = strings.ToLower(strings.TrimSpace(fp))
-	fp = strings.TrimPrefix(fp, "sha256:")
-	return strings.ReplaceAll(fp, ":", "")
+	fp = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(fp)), "sha256:")
+	return strings.Map(func(r rune) rune {
+		if r == ':' || unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, fp)
 }
 
 // Fingerprint connects to an iDRAC without verifying its certificate and
