@@ -39,6 +39,7 @@ type linter struct {
 	file     string
 	cmds     map[string]cmdSpec
 	problems []Problem
+	lines    int // lines in the file
 	parsed   []command
 	scripts  []script
 }
@@ -68,6 +69,7 @@ func Lint(ctx context.Context, name string, data []byte) ([]Problem, error) {
 // from a %-header to %end.
 func (l *linter) parse(data []byte) {
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	l.lines = len(lines)
 	var (
 		open     string // section being read, "" at top level
 		openLine int
@@ -308,7 +310,9 @@ func (l *linter) checkScripts(ctx context.Context) error {
 			if strings.HasPrefix(text, "`") && strings.HasSuffix(text, "'") {
 				continue // bash echoes the offending line after the error
 			}
-			l.addf(s.line+k, "bash -n: %s", text)
+			// An error at the end of input (an unclosed if or here
+			// document) is past the body: name the file's last line.
+			l.addf(min(s.line+k, l.lines), "bash -n: %s", text)
 		}
 	}
 	return nil
