@@ -1,0 +1,180 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/provision/provision/provision"
+)
+
+// rank orders the states of an install; failed is outside the order.
+func rank(s provision.State) int {
+	for i, x := range provision.States() {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// reached: the node got to want (or past it), or failed.
+func reached(want provision.State) func(provision.Status) bool {
+	return func(s provision.Status) bool {
+		return s.State == provision.StateFailed || rank(s.State) >= rank(want)
+	}
+}
+
+// waitFor waits at most d for the node to reach want. It returns the
+// reason the attempt failed, or "" when the node got there.
+func (e *Engine) waitFor(ctx context.Context, node string, want provision.State, d time.Duration, what string) (string, error) {
+	wctx, cancel := context.WithTimeoutCause(ctx, d, errDeadline)
+	defer cancel()
+	st, err := e.Tracker.Wait(wctx, node, reached(want))
+	switch {
+	case ctx.Err() != nil:
+		return "stopped", ctx.Err()
+	case errors.Is(err, errDeadline):
+		return fmt.Sprintf("%s within %s (state %s)", what, d, st.State), errAttempt
+	case err != nil:
+		return err.Error(), err
+	case st.State == provision.StateFailed:
+		return st.Reason, errAttempt
+	}
+	return "", nil
+}
+
+var errDeadline = errors.New("stage deadline passed")
+
+// attempt runs one install attempt of a node, or resumes one a previous
+// appliance process started. It returns why it failed.
+func (e *Engine) attempt(ctx context.Context, n *provision.NodePlan, opt Options, lim *limiter) (string, error) {
+	st := e.Tracker.Status(n.Name)
+	resume := !opt.Reinstall && st.State.Busy()
+	if st.State.Busy() && !resume {
+		e.fail(n.Name, "interrupted: a new operation took the node over")
+	}
+	if resume {
+		e.Log.Info("resuming install", "node", n.Name, "state", st.State)
+	} else {
+		e.record(n.Name, provision.KindBegin, "")
+		var reason string
+		var err error
+		if n, reason, err = e.prepare(ctx, n); err != nil {
+			return reason, err
+		}
+		st = e.Tracker.Status(n.Name)
+	}
+
+	if rank(st.State) < rank(provision.StateInstalled) {
+		release, err := lim.acquire(ctx, n)
+		if err != nil {
+			return "stopped", err
+		}
+		reason, err := e.install(ctx, n, st)
+		release()
+		if err != nil {
+			return reason, err
+		}
+	}
+	return e.handoff(ctx, n)
+}
+
+// prepare makes sure the node's PXE MAC is known (reading it from the
+// iDRAC when the site file has none) and turns its netboot on.
+func (e *Engine) prepare(ctx context.Context, n *provision.NodePlan) (*provision.NodePlan, string, error) {
+	if n.PXE.MAC == "" {
+		dctx, cancel := context.WithTimeout(ctx, e.Timeout.Discovery)
+		macs, err := e.BMC.Discover(dctx, n)
+		cancel()
+		if err != nil {
+			return n, "discover MACs over the BMC: " + err.Error(), errAttempt
+		}
+		if e.Discovered != nil {
+			if err := e.Discovered(ctx, n.Name, macs); err != nil {
+				return n, "record discovered MACs: " + err.Error(), errAttempt
+			}
+		}
+		if m, ok := e.Tracker.Plan().Node(n.Name); ok {
+			n = m
+		}
+		if n.PXE.MAC == "" {
+			return n, fmt.Sprintf("the iDRAC reported no MAC for the PXE NIC %s", n.PXE.NIC), errAttempt
+		}
+	}
+	if err := e.Netboot(n.Name, true); err != nil {
+		return n, "netboot on: " + err.Error(), errAttempt
+	}
+	return n, "", nil
+}
+
+// install powers the node into PXE (unless a resumed install is past
+// that) and waits for its lease, then for the installed callback.
+func (e *Engine) install(ctx context.Context, n *provision.NodePlan, st provision.Status) (string, error) {
+	if rank(st.State) < rank(provision.StatePoweringOn) {
+		if err := e.staggerWait(ctx); err != nil {
+			return "stopped", err
+		}
+		bctx, cancel := context.WithTimeout(ctx, e.Timeout.BMC)
+		defer cancel()
+		if err := e.BMC.PXEOnce(bctx, n); err != nil {
+			return "set one-time PXE: " + err.Error(), errAttempt
+		}
+		if err := e.BMC.PowerCycle(bctx, n); err != nil {
+			return "power cycle: " + err.Error(), errAttempt
+		}
+	}
+	if rank(st.State) < rank(provision.StateDHCP) {
+		what := fmt.Sprintf("no DHCP request from %s (%s)", n.PXE.NIC, n.PXE.MAC)
+		if reason, err := e.waitFor(ctx, n.Name, provision.StateDHCP, e.Timeout.DHCP, what); err != nil {
+			return reason, err
+		}
+	}
+	return e.waitFor(ctx, n.Name, provision.StateInstalled, e.Timeout.Install, "no installed callback")
+}
+
+// handoff waits for the installed system and applies its profile.
+func (e *Engine) handoff(ctx context.Context, n *provision.NodePlan) (string, error) {
+	if e.Tracker.Status(n.Name).State == provision.StateInstalled {
+		e.record(n.Name, provision.KindRebooting, "installed; booting the new system")
+	}
+	hctx, cancel := context.WithTimeoutCause(ctx, e.Timeout.Handoff, errDeadline)
+	defer cancel()
+	if e.Handoff == nil {
+		e.Tracker.Record(provision.Event{Node: n.Name, Source: provision.SourceRollout, Kind: provision.KindSSHUp, Msg: "no handoff configured"})
+		e.Tracker.Record(provision.Event{Node: n.Name, Source: provision.SourceRollout, Kind: provision.KindApplied, Msg: "no role profile configured"})
+	} else if err := e.Handoff(hctx, n); err != nil {
+		if ctx.Err() != nil {
+			return "stopped", ctx.Err()
+		}
+		return "handoff: " + err.Error(), errAttempt
+	}
+	if st := e.Tracker.Status(n.Name); st.State != provision.StateReady {
+		return fmt.Sprintf("handoff ended with the node %s", st.State), errAttempt
+	}
+	return "", nil
+}
+
+// staggerWait spaces power-ons by Limits.Stagger.
+func (e *Engine) staggerWait(ctx context.Context) error {
+	if e.Limits.Stagger <= 0 {
+		return nil
+	}
+	e.staggerMu.Lock()
+	next := e.nextPower
+	now := time.Now()
+	if next.Before(now) {
+		next = now
+	}
+	e.nextPower = next.Add(e.Limits.Stagger)
+	e.staggerMu.Unlock()
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
