@@ -102,7 +102,7 @@ func fakeKickstart(_ context.Context, _ *provision.Plan, n *provision.NodePlan) 
 // start runs a server on 127.0.0.1:0 until the test ends, with a real
 // state store and key store under a temp state directory and a small
 // install tree.
-func start(t *testing.T) *env {
+func start(t testing.TB) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
