@@ -83,6 +83,7 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.checkCmd(),
 		a.planCmd(),
 		a.netbootCmd(),
+		a.imagesCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
