@@ -30,18 +30,22 @@ type builder struct {
 	macs   map[string]string // MAC -> "node/nic"
 	// vipAddr holds the valid address of each VIP, by index.
 	vipAddr map[int]netip.Addr
+	// badSettings remembers bad values set above node level, so each is
+	// reported once where it is written rather than once per node.
+	badSettings map[string]bool
 }
 
 // Build resolves a site into a plan and validates it, returning every
 // problem at once. The plan is usable only when Problems.Err() is nil.
 func Build(site *Site, opt Options) (*Plan, Problems) {
 	b := &builder{
-		site:    site,
-		opt:     opt,
-		c:       &collector{file: site.File, pos: site.positions},
-		catalog: services(),
-		owners:  map[netip.Addr]string{},
-		macs:    map[string]string{},
+		site:        site,
+		opt:         opt,
+		c:           &collector{file: site.File, pos: site.positions},
+		catalog:     services(),
+		owners:      map[netip.Addr]string{},
+		badSettings: map[string]bool{},
+		macs:        map[string]string{},
 		plan: &Plan{
 			byName: map[string]*NodePlan{},
 			byMAC:  map[string]*NodePlan{},
@@ -192,6 +196,10 @@ func (b *builder) switches() {
 		}
 		if !n.Prefix.Contains(a) {
 			b.c.errorf(path+".address", obj, "address", "%s is outside network %s (%s)", a, n.Name, n.Prefix)
+			continue
+		}
+		if a == n.Gateway {
+			b.c.errorf(path+".address", obj, "address", "%s is the gateway of network %s", a, n.Name)
 			continue
 		}
 		sw.Address = a

@@ -113,6 +113,13 @@ func (b *builder) interfaces(nc *nodeCtx, roles []*Role, set Settings) {
 		}
 		np.Interfaces = append(np.Interfaces, vlans...)
 	}
+	for _, name := range sortedKeys(bonds) {
+		if !devs[name] {
+			c.warnf("role."+bondRole[name]+".bond", nc.obj, "bond "+name,
+				"bond %s carries no network (no iface names it): it is not configured", name)
+		}
+	}
+	b.checkAddressKeys(nc)
 	b.pxe(nc, set, slaveOf)
 	b.gateway(nc, roles)
 }
@@ -260,6 +267,17 @@ func (b *builder) gateway(nc *nodeCtx, roles []*Role) {
 				b.c.errorf(path+".via", nc.obj, "route.via", "%v", err)
 				continue
 			}
+			if rs.Network != "" {
+				n, ok := b.plan.netBy[rs.Network]
+				if !ok {
+					b.c.errorf(path+".network", nc.obj, "route.network", "network %q is not defined", rs.Network)
+					continue
+				}
+				if !n.Prefix.Contains(via) {
+					b.c.errorf(path+".via", nc.obj, "route.via", "%s is outside network %s (%s)", via, n.Name, n.Prefix)
+					continue
+				}
+			}
 			dev := ""
 			for _, ifc := range np.Interfaces {
 				if ifc.Address.IsValid() && ifc.Address.Masked().Contains(via) {
@@ -271,6 +289,21 @@ func (b *builder) gateway(nc *nodeCtx, roles []*Role) {
 				continue
 			}
 			np.Routes = append(np.Routes, Route{To: to, Via: via, Interface: dev})
+		}
+	}
+}
+
+// checkAddressKeys refuses an explicit address for a network that is not
+// defined or that the node has no interface on: a misspelt network name
+// would otherwise be ignored silently.
+func (b *builder) checkAddressKeys(nc *nodeCtx) {
+	for _, name := range sortedKeys(nc.spec.Addresses) {
+		if _, ok := b.plan.netBy[name]; !ok {
+			b.c.errorf(nc.path+".addresses", nc.obj, "addresses."+name, "network %q is not defined", name)
+			continue
+		}
+		if _, on := nc.np.AddressOn(name); !on {
+			b.c.errorf(nc.path+".addresses", nc.obj, "addresses."+name, "the node has no interface on network %s (its roles attach none)", name)
 		}
 	}
 }

@@ -183,11 +183,22 @@ func (b *builder) applySettings(nc *nodeCtx, s Settings) {
 	np.Netboot, np.Firewall = *s.Netboot, *s.Firewall
 	np.KernelArgs = slices.Clone(s.KernelArgs)
 	check := func(key, val string, allowed ...string) {
-		if !slices.Contains(allowed, val) {
-			src := np.Sources[key]
-			c.probs = append(c.probs, Problem{File: b.site.File, Line: src.Line, Object: nc.obj, Field: key,
-				Msg: fmt.Sprintf("%q (from %s) is not one of %s", val, src.describe(), strings.Join(allowed, ", "))})
+		if slices.Contains(allowed, val) {
+			return
 		}
+		src := np.Sources[key]
+		obj := nc.obj
+		if src.Level != "node" {
+			// Set for many nodes at once: say it once, where it is set.
+			once := fmt.Sprintf("%s\x00%s\x00%s\x00%d", key, val, src.Level, src.Line)
+			if b.badSettings[once] {
+				return
+			}
+			b.badSettings[once] = true
+			obj = strings.TrimSpace(src.Level + " " + src.Name)
+		}
+		c.probs = append(c.probs, Problem{File: b.site.File, Line: src.Line, Object: obj, Field: key,
+			Msg: fmt.Sprintf("%q (from %s) is not one of %s", val, src.describe(), strings.Join(allowed, ", "))})
 	}
 	check("boot_mode", s.BootMode, "bios", "uefi")
 	check("loader", s.Loader, "ipxe", "pxelinux")
@@ -267,7 +278,7 @@ func (b *builder) needs(nc *nodeCtx, roles []*Role) {
 			for _, need := range b.catalog[s].needs {
 				if !have[need] {
 					b.c.errorf("role."+nc.np.Roles[ri]+".services", nc.obj, "role "+nc.np.Roles[ri],
-						"service %s needs a %s network, and the node is on none", s, need)
+						"service %s needs %s network, and the node is on none", s, article(need))
 					have[need] = true // say it once per node
 				}
 			}
@@ -321,4 +332,12 @@ func (b *builder) idrac(nc *nodeCtx) {
 		np.IDRAC.Endpoint = "https://" + a.String()
 	}
 	b.checkAddr(nc, a, "", path, "idrac", "the iDRAC of "+np.Name)
+}
+
+// article puts "a" or "an" before a word.
+func article(w string) string {
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "an " + w
+	}
+	return "a " + w
 }

@@ -91,7 +91,33 @@ func (b *builder) vips() {
 				bn.VIPs = append(bn.VIPs, NodeVIP{Name: vip.Name, Address: a, As: "backend"})
 			}
 		}
+		b.vipServices(path, obj, vs.Services, vip.Backends)
 		b.plan.VIPs = append(b.plan.VIPs, vip)
+	}
+}
+
+// vipServices checks that each service of a VIP is one HAProxy can front
+// and that its backends run it.
+func (b *builder) vipServices(path, obj string, services, backends []string) {
+	fronts := Frontends()
+	if len(services) == 0 {
+		b.c.errorf(path+".services", obj, "services", "a VIP needs at least one service")
+	}
+	for _, s := range services {
+		f, ok := fronts[s]
+		if !ok {
+			known := make([]string, 0, len(fronts))
+			for k := range fronts {
+				known = append(known, k)
+			}
+			b.c.errorf(path+".services", obj, "services", "unknown VIP service %q%s", s, closest(s, known))
+			continue
+		}
+		for _, be := range backends {
+			if n := b.plan.byName[be]; n != nil && !n.HasService(f.Backend) {
+				b.c.errorf(path+".backends", obj, "backends", "%s does not run %s, which service %s needs", be, f.Backend, s)
+			}
+		}
 	}
 }
 

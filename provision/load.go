@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -87,13 +88,20 @@ func suggest(key string) string {
 	if i := strings.LastIndex(key, "."); i >= 0 {
 		last = key[i+1:]
 	}
+	return closest(last, knownKeys)
+}
+
+// closest names the candidate closest to a misspelt word, if any is
+// within two edits, as " (did you mean ...?)".
+func closest(word string, candidates []string) string {
+	candidates = slices.Sorted(slices.Values(candidates))
 	best, bestD := "", 3
-	for _, k := range knownKeys {
-		if d := editDistance(last, k); d < bestD {
+	for _, k := range candidates {
+		if d := editDistance(word, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
-	if best == "" || best == last {
+	if best == "" || best == word {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)

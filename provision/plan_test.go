@@ -54,7 +54,7 @@ func TestPlanGolden(t *testing.T) {
 	}
 }
 
-// TestTable4 checks the paper site's addresses against SITE.md's Table 4:
+// TestTable4 checks the paper site's addresses against the paper's Table 4:
 // every address on the interface the table puts it on.
 func TestTable4(t *testing.T) {
 	plan, probs := loadBuild(t, writeSite(t, "paper", exampleSite(t, "paper")))

@@ -16,6 +16,9 @@ const (
 	SevWarning
 )
 
+// MarshalText writes "error" or "warning" (check --json).
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 func (s Severity) String() string {
 	if s == SevWarning {
 		return "warning"

@@ -11,16 +11,13 @@ import (
 // (Galera, RabbitMQ) without a majority of healthy members.
 var ErrQuorum = errors.New("would break cluster quorum")
 
-// clustered are the services that need a majority of their members up.
-var clustered = []string{"galera", "rabbitmq-server"}
-
 // CheckQuorum says whether taking the nodes down (to reinstall them)
 // leaves every cluster they are members of with a majority of ready
 // members. A cluster none of whose members is ready has not formed yet
 // and has no quorum to lose.
 func CheckQuorum(plan *Plan, status map[string]Status, down []string) error {
 	var errs []error
-	for _, svc := range clustered {
+	for _, svc := range quorumServices() {
 		var members, ready, readyAfter []string
 		for _, n := range plan.Nodes {
 			if !slices.Contains(n.Services, svc) {

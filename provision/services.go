@@ -130,3 +130,29 @@ func stages(nodes []*NodePlan, catalog map[string]serviceInfo) []RolloutStage {
 	}
 	return out
 }
+
+// Frontend is a service a VIP load-balances: its TCP ports and the
+// service that must run on the backends behind it.
+type Frontend struct {
+	Ports   []int
+	Backend string
+}
+
+// Frontends returns the services a VIP can carry (SITE.md's VIP list and
+// the paper's section 4.2.3), by name.
+func Frontends() map[string]Frontend {
+	return map[string]Frontend{
+		"keystone":        {[]int{5000, 35357}, "keystone"},
+		"glance-api":      {[]int{9292}, "glance-api"},
+		"glance-registry": {[]int{9191}, "glance-registry"},
+		"nova-api":        {[]int{8774}, "nova-api"},
+		"nova-metadata":   {[]int{8775}, "nova-api"},
+		"nova-novncproxy": {[]int{6080}, "nova-novncproxy"},
+		"cinder-api":      {[]int{8776}, "cinder-api"},
+		"neutron-server":  {[]int{9696}, "neutron-server"},
+		"horizon":         {[]int{80, 443}, "horizon"},
+		"galera":          {[]int{3306}, "galera"},
+		"rabbitmq-server": {[]int{5672}, "rabbitmq-server"},
+		"swift-proxy":     {[]int{8080}, "swift-proxy"},
+	}
+}

@@ -73,3 +73,8 @@ func inNode(node, lines string) edit {
 func inTable(header, lines string) edit {
 	return replace(header+"\n", header+"\n"+lines+"\n")
 }
+
+// appendText adds lines at the end of the site text.
+func appendText(lines string) edit {
+	return func(t testing.TB, s string) string { return s + "\n" + lines + "\n" }
+}
