@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/provision/provision/internal/httpd"
 	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/provision"
 	"github.com/spf13/cobra"
@@ -112,11 +111,11 @@ func (a *app) netbootSet(names []string, on bool) error {
 	defer st.Close()
 	word := map[bool]string{true: "on", false: "off"}
 	for _, n := range nodes {
-		was, err := httpd.Netboot(st, n)
+		was, err := st.Netboot(n)
 		if err != nil {
 			return err
 		}
-		if err := st.SetFlag(n.Name, httpd.FlagNetboot, on); err != nil {
+		if err := st.SetFlag(n.Name, store.FlagNetboot, on); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		ev := provision.Event{Node: n.Name, Source: "operator", Kind: "netboot-" + word[on],
@@ -149,11 +148,11 @@ func (a *app) netbootStatus(names []string) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tNETBOOT\tFROM")
 	for _, n := range nodes {
-		on, err := httpd.Netboot(st, n)
+		on, err := st.Netboot(n)
 		if err != nil {
 			return err
 		}
-		_, set, err := st.Flag(n.Name, httpd.FlagNetboot)
+		_, set, err := st.Flag(n.Name, store.FlagNetboot)
 		if err != nil {
 			return err
 		}

@@ -62,7 +62,7 @@ func (s *Server) bootScript(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.Node = node.Name
-	netboot, err := Netboot(s.Flags, node)
+	netboot, err := s.Flags.Netboot(node)
 	if err != nil {
 		// Fail towards the local disk: a node that cannot be told it is
 		// installed must not install again.

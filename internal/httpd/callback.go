@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/provision"
 )
 
@@ -111,7 +112,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	netboot := ""
 	if cb.Kind == KindInstalled {
 		// bbolt commits and fsyncs before SetFlag returns.
-		if err := s.Flags.SetFlag(node.Name, FlagNetboot, false); err != nil {
+		if err := s.Flags.SetFlag(node.Name, store.FlagNetboot, false); err != nil {
 			s.logger().Error("callback: turn netboot off", "node", node.Name, "err", err)
 			http.Error(w, "could not record the install, try again", http.StatusInternalServerError)
 			return

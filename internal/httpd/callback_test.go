@@ -111,8 +111,8 @@ func FuzzBootScriptQuery(f *testing.F) {
 // memFlags is an in-memory Flags with nothing set.
 type memFlags struct{}
 
-func (memFlags) Flag(string, string) (bool, bool, error) { return false, false, nil }
-func (memFlags) SetFlag(string, string, bool) error      { return nil }
+func (memFlags) Netboot(n *provision.NodePlan) (bool, error) { return n.Netboot, nil }
+func (memFlags) SetFlag(string, string, bool) error          { return nil }
 
 // fixedTokens gives every node the token "t".
 type fixedTokens struct{}

@@ -43,7 +43,7 @@ func TestInstallThenLocalBoot(t *testing.T) {
 		t.Fatalf("installed callback: %d %s", code, got)
 	}
 	// The 200 came after the flag was committed: no waiting needed.
-	if on, set, err := e.store.Flag(nodeName, FlagNetboot); err != nil || !set || on {
+	if on, set, err := e.store.Flag(nodeName, store.FlagNetboot); err != nil || !set || on {
 		t.Fatalf("netboot flag after installed: on=%v set=%v err=%v", on, set, err)
 	}
 
@@ -61,7 +61,7 @@ func TestInstallThenLocalBoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if on, set, err := st.Flag(nodeName, FlagNetboot); err != nil || !set || on {
+	if on, set, err := st.Flag(nodeName, store.FlagNetboot); err != nil || !set || on {
 		t.Fatalf("netboot flag after reopen: on=%v set=%v err=%v", on, set, err)
 	}
 	evs, err := st.Events(store.Filter{Node: nodeName, Kind: KindInstalled})

@@ -50,7 +50,7 @@ func (s *Server) kickstart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := provision.Event{Node: node.Name, IP: peer(r).String()}
-	netboot, err := Netboot(s.Flags, node)
+	netboot, err := s.Flags.Netboot(node)
 	if err != nil {
 		s.logger().Error("kickstart: netboot flag", "node", node.Name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -114,4 +115,11 @@ func clipBody(s string) string {
 		return s[:300] + "..."
 	}
 	return s
+}
+
+func TestServeNeedsConfig(t *testing.T) {
+	err := (&Server{Addr: "127.0.0.1:0"}).Serve(t.Context())
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "Flags, Kickstart, Plan, Tokens") {
+		t.Fatalf("Serve without config: %v", err)
+	}
 }

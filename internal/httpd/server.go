@@ -9,19 +9,18 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/provision/provision/provision"
 )
 
-// FlagNetboot is the state store flag that says a node's PXE boot
-// installs it.
-const FlagNetboot = "netboot"
-
 // Flags is the part of the state store the server reads and writes.
 // *store.Store implements it; SetFlag must be durable when it returns.
 type Flags interface {
-	Flag(node, flag string) (on, set bool, err error)
+	// Netboot says whether the node's network boot installs it now.
+	Netboot(node *provision.NodePlan) (bool, error)
 	SetFlag(node, flag string, on bool) error
 }
 
@@ -31,6 +30,9 @@ type Tokens interface {
 	Token(node string) (string, error)
 	Verify(node, tok string) bool
 }
+
+// ErrConfig is returned by Serve for a Server without a required field.
+var ErrConfig = errors.New("server config lacks")
 
 // Server timeouts. Install-tree responses get a longer write deadline,
 // worked out from their size (see minRate).
@@ -79,6 +81,17 @@ type Server struct {
 // Serve serves until ctx ends, then shuts down, giving requests in flight
 // ShutdownTimeout to finish. It returns nil after a clean stop.
 func (s *Server) Serve(ctx context.Context) error {
+	var missing []string
+	for name, nilField := range map[string]bool{"Plan": s.Plan == nil, "Flags": s.Flags == nil,
+		"Tokens": s.Tokens == nil, "Kickstart": s.Kickstart == nil} {
+		if nilField {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("http: %w: %s", ErrConfig, strings.Join(missing, ", "))
+	}
 	ln := s.Listener
 	if ln == nil {
 		var lc net.ListenConfig
@@ -166,20 +179,4 @@ func peer(r *http.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
-}
-
-// Netboot says whether the node's network boot installs it: the store's
-// flag when it was ever set, else the plan's default.
-func Netboot(f Flags, node *provision.NodePlan) (bool, error) {
-	if node.Appliance {
-		return false, nil
-	}
-	on, set, err := f.Flag(node.Name, FlagNetboot)
-	if err != nil {
-		return false, fmt.Errorf("netboot flag of %s: %w", node.Name, err)
-	}
-	if !set {
-		return node.Netboot, nil
-	}
-	return on, nil
 }

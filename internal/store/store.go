@@ -166,6 +166,28 @@ func (s *Store) PinOf(node string) (string, error) {
 	return string(v), err
 }
 
+// FlagNetboot is the node flag that says whether the node's next PXE boot
+// installs it. The installer's "installed" callback turns it off;
+// provision netboot sets it by hand.
+const FlagNetboot = "netboot"
+
+// Netboot says whether the node's network boot installs it now: its
+// netboot flag when the flag was ever set, else the plan's default. The
+// appliance's own node never installs.
+func (s *Store) Netboot(node *provision.NodePlan) (bool, error) {
+	if node.Appliance {
+		return false, nil
+	}
+	on, set, err := s.Flag(node.Name, FlagNetboot)
+	if err != nil {
+		return false, fmt.Errorf("netboot flag of %s: %w", node.Name, err)
+	}
+	if !set {
+		return node.Netboot, nil
+	}
+	return on, nil
+}
+
 // SetFlag sets a named boolean of a node (such as "netboot").
 func (s *Store) SetFlag(node, flag string, on bool) error {
 	v := []byte{0}
