@@ -83,8 +83,8 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.checkCmd(),
 		a.planCmd(),
 		a.netbootCmd(),
-		a.renderCmd(),
-		a.lintCmd(),
+		a.bmcCmd(),
+		a.bmcSimCmd(),
 		a.imagesCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false

@@ -294,7 +294,7 @@ func (c *Client) emit(kind, msg string, attrs map[string]string) {
 		attrs = map[string]string{}
 	}
 	attrs["bmc"] = c.cfg.Endpoint
-	c.cfg.Log.Info(msg, "node", c.cfg.Node, "bmc", c.cfg.Endpoint, "kind", kind)
+	c.cfg.Log.Debug(msg, "node", c.cfg.Node, "bmc", c.cfg.Endpoint, "kind", kind)
 	if c.cfg.Events != nil {
 		c.cfg.Events(provision.Event{Time: time.Now().UTC(), Node: c.cfg.Node, Source: "bmc", Kind: kind, Msg: msg, Attrs: attrs})
 	}
