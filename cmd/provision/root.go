@@ -86,6 +86,8 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.bmcCmd(),
 		a.bmcSimCmd(),
 		a.imagesCmd(),
+		a.renderCmd(),
+		a.lintCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
