@@ -1,7 +1,12 @@
 package kickstart
 
 import (
+	"errors"
+	"runtime"
+	"sync"
 	"testing"
+
+	"github.com/provision/provision/provision"
 )
 
 // BenchmarkRenderLintPaper renders and lints the kickstart of every
@@ -48,6 +53,41 @@ func BenchmarkRender10000(b *testing.B) {
 				}
 				i++
 			}
+		}
+	}
+}
+
+// BenchmarkRender10000Parallel is BenchmarkRender10000 spread over
+// GOMAXPROCS goroutines, as a server rendering for many nodes at once
+// would; Render is safe for concurrent use. Every goroutine ends before
+// the iteration does.
+func BenchmarkRender10000Parallel(b *testing.B) {
+	plan := loadSite(b, "paper")
+	var nodes []*provision.NodePlan
+	var inputs []Inputs
+	for _, n := range plan.Nodes {
+		if !n.Appliance {
+			nodes = append(nodes, n)
+			inputs = append(inputs, fakeInputs(n.Name))
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	for b.Loop() {
+		var wg sync.WaitGroup
+		errs := make([]error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < 10000; i += workers {
+					if _, err := Render(plan, nodes[i%len(nodes)], inputs[i%len(nodes)]); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -57,12 +57,22 @@ func (r *Renderer) Render(plan *provision.Plan, node *provision.NodePlan, in Inp
 		return nil, err
 	}
 	var buf bytes.Buffer
-	buf.Grow(16 << 10)
+	buf.Grow(v.size())
 	if err := r.t.ExecuteTemplate(&buf, "kickstart.ks.tmpl", v); err != nil {
 		// A template error names a field, never its value.
 		return nil, fmt.Errorf("kickstart: node %s: %w", node.Name, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// templateBytes bounds what the templates add to the view's prepared
+// text: their own text and the short fields.
+const templateBytes = 6 << 10
+
+// size estimates the kickstart's length, so its buffer is allocated once.
+func (v *view) size() int {
+	return templateBytes + len(v.NetFiles) + len(v.SysFiles) + len(v.KeyFiles) + len(v.DiskChecks) +
+		len(v.NICChecks) + len(v.SwiftScript) + len(v.DiskComments) + len(v.PartLines) + len(v.PackageLines)
 }
 
 // view is everything the templates read, worked out in Go so the
@@ -80,7 +90,6 @@ type view struct {
 	Firewall   string
 	SELinux    string
 	Services   string
-	Packages   []string
 	NICs       []provision.NIC
 	// NetFiles, SysFiles and KeyFiles are the shell that writes each
 	// group of files (see writeFiles).
@@ -89,11 +98,16 @@ type view struct {
 	KeyFiles string
 	// DiskChecks, NICChecks and SwiftScript are shell lines of %pre and
 	// %post, built in Go for the same reason.
-	DiskChecks  string
-	NICChecks   string
-	SwiftScript string
-	EventsURL   string
-	Token       string
+	DiskChecks string
+	// DiskComments, PartLines and PackageLines are kickstart lines, each
+	// ending in a newline.
+	DiskComments string
+	PartLines    string
+	PackageLines string
+	NICChecks    string
+	SwiftScript  string
+	EventsURL    string
+	Token        string
 }
 
 func newView(plan *provision.Plan, node *provision.NodePlan, in Inputs) (*view, error) {
@@ -132,28 +146,30 @@ func newView(plan *provision.Plan, node *provision.NodePlan, in Inputs) (*view, 
 	}
 	bootArgs := append([]string{"biosdevname=1"}, consoleArgs(node.Console)...)
 	return &view{
-		Node:        node,
-		Site:        plan.Site,
-		Roles:       strings.Join(node.Roles, ", "),
-		TreeURL:     strings.TrimRight(plan.Site.ApplianceURL, "/") + "/" + strings.TrimLeft(tree, "/"),
-		RootHash:    in.reveal(in.RootPasswordHash),
-		Net:         net,
-		Layout:      l,
-		DriveOrder:  strings.Join(l.OSDevices, ","),
-		BootAppend:  strings.Join(bootArgs, " "),
-		Firewall:    firewall,
-		SELinux:     selinux,
-		Services:    strings.Join(services(l), ","),
-		Packages:    packages(node, l),
-		NICs:        node.Hardware.NICs,
-		NetFiles:    writeFiles(netFiles),
-		DiskChecks:  diskChecks(l.Devices),
-		NICChecks:   nicChecks(node.Hardware.NICs),
-		SwiftScript: swiftScript(l.Swift),
-		SysFiles:    writeFiles(sysFiles(plan, node)),
-		KeyFiles:    writeFiles(keyFiles),
-		EventsURL:   EventsURL(plan, node),
-		Token:       in.reveal(in.Token),
+		Node:         node,
+		Site:         plan.Site,
+		Roles:        strings.Join(node.Roles, ", "),
+		TreeURL:      strings.TrimRight(plan.Site.ApplianceURL, "/") + "/" + strings.TrimLeft(tree, "/"),
+		RootHash:     in.reveal(in.RootPasswordHash),
+		Net:          net,
+		Layout:       l,
+		DriveOrder:   strings.Join(l.OSDevices, ","),
+		BootAppend:   strings.Join(bootArgs, " "),
+		Firewall:     firewall,
+		SELinux:      selinux,
+		Services:     strings.Join(services(l), ","),
+		NICs:         node.Hardware.NICs,
+		NetFiles:     writeFiles(netFiles),
+		DiskChecks:   diskChecks(l.Devices),
+		DiskComments: diskComments(l.Devices),
+		PartLines:    lines(l.Parts),
+		PackageLines: lines(packages(node, l)),
+		NICChecks:    nicChecks(node.Hardware.NICs),
+		SwiftScript:  swiftScript(l.Swift),
+		SysFiles:     writeFiles(sysFiles(plan, node)),
+		KeyFiles:     writeFiles(keyFiles),
+		EventsURL:    EventsURL(plan, node),
+		Token:        in.reveal(in.Token),
 	}, nil
 }
 
@@ -260,6 +276,23 @@ func writeFiles(files []file) string {
 		b.WriteString("cat > " + f.Path + " <<'" + heredoc + "'\n")
 		b.WriteString(f.Content)
 		b.WriteString(heredoc + "\nchmod " + f.Mode + " " + f.Path + "\n")
+	}
+	return b.String()
+}
+
+// lines joins lines, each ending in a newline.
+func lines(ls []string) string {
+	if len(ls) == 0 {
+		return ""
+	}
+	return strings.Join(ls, "\n") + "\n"
+}
+
+// diskComments say which disk is which, for a person reading the kickstart.
+func diskComments(devs []device) string {
+	var b strings.Builder
+	for _, d := range devs {
+		b.WriteString("#   " + d.Dev + ": " + d.What + "\n")
 	}
 	return b.String()
 }
