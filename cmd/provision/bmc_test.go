@@ -186,7 +186,7 @@ func TestBMCSim(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--state", t.TempDir(), "bmc-sim", "--nodes", "2", "--json"}, strings.NewReader(""), pw, io.Discard, func(string) string { return "" })
+		done <- run(ctx, []string{"--state", t.TempDir(), "bmc-sim", "--nodes", "2", "--json", "--power-delay", "0"}, strings.NewReader(""), pw, io.Discard, func(string) string { return "" })
 		pw.Close()
 	}()
 	var rows []struct{ Node, Endpoint, SHA256 string }

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -266,6 +267,13 @@ func (c *Client) do(ctx context.Context, op string, fn func(ctx context.Context,
 		MaxConcurrentRequests: 1,
 	})
 	if err != nil {
+		var mm *CertMismatchError
+		if errors.As(err, &mm) {
+			// A changed certificate is either a replaced iDRAC board or
+			// someone in the middle: the node's history must show it.
+			c.emit("bmc-cert-mismatch", "iDRAC certificate does not match the pin: refused",
+				map[string]string{"pinned": mm.Pinned, "sha256": mm.Got})
+		}
 		return c.wrap(op, describe(err))
 	}
 	if c.cfg.Sessions {

@@ -193,6 +193,7 @@ func TestTrust(t *testing.T) {
 		}
 		return strings.Join(parts, ":")
 	}
+	var mismatches events
 	tests := []struct {
 		name    string
 		cfg     func(*Config)
@@ -204,7 +205,7 @@ func TestTrust(t *testing.T) {
 		{name: "CA file", cfg: func(c *Config) { c.Pin, c.CAFile = "", ca }},
 		{name: "insecure", cfg: func(c *Config) { c.Pin, c.Insecure = "", true }},
 		{name: "wrong CA", cfg: func(c *Config) { c.Pin, c.CAFile = "", otherCA }, wantErr: errAny},
-		{name: "other iDRAC's pin", cfg: func(c *Config) { c.Pin = other.Fingerprint() }, wantErr: ErrCertMismatch},
+		{name: "other iDRAC's pin", cfg: func(c *Config) { c.Pin = other.Fingerprint(); c.Events = mismatches.sink }, wantErr: ErrCertMismatch},
 		{name: "nothing to trust", cfg: func(c *Config) { c.Pin = "" }, newErr: ErrNoTrust},
 	}
 	for _, tt := range tests {
@@ -231,6 +232,9 @@ func TestTrust(t *testing.T) {
 				t.Errorf("a certificate error was retried")
 			}
 		})
+	}
+	if got := mismatches.kinds(); len(got) != 1 || got[0] != "bmc-cert-mismatch" {
+		t.Errorf("mismatch events %v, want one bmc-cert-mismatch", got)
 	}
 	noSessions(t, srv.Sim)
 }

@@ -15,6 +15,12 @@
 // happy path.
 //
 // A Sim is the state and the http.Handler; a Server serves one Sim over TLS
-// with a self-signed certificate generated at start. OnBoot is the hook the
-// virtual lab uses to start a simulated node when the system powers on.
+// with a self-signed certificate generated at start; a Fleet serves many,
+// one per listen address, as a rack looks to the appliance (ConfigFor makes
+// a node's simulator from its plan). Power transitions run on a Clock, the
+// wall clock unless a ManualClock is given, so tests and the virtual lab
+// decide how long a POST takes. Every NIC's MAC is derived from the node
+// name and the NIC's Redfish id (MAC), so it is the same on every run.
+// OnBoot is the hook the virtual lab uses to start a simulated node when
+// the system powers on, with whether a one-time PXE override was set.
 package idracsim
