@@ -4,71 +4,198 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	pintftp "github.com/pin/tftp/v3"
 )
 
-// BenchmarkTransfer32MiB fetches a 32 MiB install-tree file over
-// loopback, with Debian's curl and with the pin/tftp client as the peer,
-// in the same run. MB/s is the throughput.
+// Benchmarks over loopback, every figure against this server and, when
+// it is there, tftpd-hpa in the same run. MB/s is the throughput.
 //
-//	go test ./internal/tftp -run '^$' -bench Transfer32MiB -benchtime 3x
-func BenchmarkTransfer32MiB(b *testing.B) {
-	const size = 32 << 20
+//	go test ./internal/tftp -run '^$' -bench . -benchtime 3x
+//
+// tftpd-hpa is found as $TFTPD_HPA, else in.tftpd on $PATH or in
+// /usr/sbin; without it only this server is measured.
+
+const (
+	bigFile   = "centos-6.5/images/install.img" // 32 MiB
+	bigSize   = 32 << 20
+	smallFile = "centos-6.5/images/pxeboot/initrd.img" // 2 MiB
+	smallSize = 2 << 20
+)
+
+// benchServers serves a directory with the two files from this server
+// and from tftpd-hpa, and returns their addresses by name.
+func benchServers(b *testing.B) map[string]string {
+	b.Helper()
 	dir := b.TempDir()
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = byte(i ^ i>>9)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "centos-6.5/images"), 0o755); err != nil {
+	// tftpd-hpa drops to user nobody, who must reach the files.
+	if err := os.Chmod(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	const name = "centos-6.5/images/install.img"
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-		b.Fatal(err)
+	for name, size := range map[string]int{bigFile: bigSize, smallFile: smallSize} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i ^ i>>9)
+		}
+		full := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(full, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer root.Close()
-	ts := serve(b, &Server{Routes: []Route{Tree("trees", "", root)}})
-	for _, blksize := range []int{512, 1468} {
-		b.Run(fmt.Sprintf("curl/blksize=%d", blksize), func(b *testing.B) {
-			if _, err := exec.LookPath("curl"); err != nil {
-				b.Skip("curl not installed")
-			}
-			b.SetBytes(size)
+	b.Cleanup(func() { root.Close() })
+	addrs := map[string]string{"provision": serve(b, &Server{Routes: []Route{Tree("trees", "", root)}}).addr}
+	if addr := startTftpdHPA(b, dir); addr != "" {
+		addrs["tftpd-hpa"] = addr
+	}
+	return addrs
+}
+
+// startTftpdHPA runs tftpd-hpa in the foreground on a free loopback port
+// and waits until it answers; it returns "" when tftpd-hpa is missing.
+func startTftpdHPA(b *testing.B, dir string) string {
+	bin := os.Getenv("TFTPD_HPA")
+	if bin == "" {
+		bin, _ = exec.LookPath("in.tftpd")
+	}
+	if bin == "" {
+		if _, err := os.Stat("/usr/sbin/in.tftpd"); err == nil {
+			bin = "/usr/sbin/in.tftpd"
+		}
+	}
+	if bin == "" {
+		b.Log("tftpd-hpa not found: set TFTPD_HPA or install tftpd-hpa to compare")
+		return ""
+	}
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := c.LocalAddr().String()
+	c.Close()
+	cmd := exec.Command(bin, "-L", "-a", addr, "-s", dir, "-u", "nobody", "-B", "1468")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := pintftp.NewClient(addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.SetTimeout(100 * time.Millisecond)
+		c.SetRetries(1)
+		if _, err = c.Receive(smallFile, "octet"); err == nil {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("tftpd-hpa at %s does not answer: %v", addr, err)
+		}
+	}
+}
+
+func goFetch(addr, name string, blksize int) (int64, error) {
+	c, err := pintftp.NewClient(addr)
+	if err != nil {
+		return 0, err
+	}
+	c.SetBlockSize(blksize)
+	wt, err := c.Receive(name, "octet")
+	if err != nil {
+		return 0, err
+	}
+	return wt.WriteTo(io.Discard)
+}
+
+func curlFetch(addr, name string, blksize int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
+		"--tftp-blksize", fmt.Sprint(blksize), "tftp://"+addr+"/"+name).CombinedOutput()
+	if err != nil || string(out) != fmt.Sprint(bigSize) {
+		return fmt.Errorf("curl: %v: %s", err, out)
+	}
+	return nil
+}
+
+// BenchmarkTransfer32MiB fetches a 32 MiB file with Debian's curl and
+// with the pin/tftp client as the peer.
+func BenchmarkTransfer32MiB(b *testing.B) {
+	addrs := benchServers(b)
+	_, haveCurl := exec.LookPath("curl")
+	for _, server := range []string{"provision", "tftpd-hpa"} {
+		addr, ok := addrs[server]
+		if !ok {
+			continue
+		}
+		for _, blksize := range []int{512, 1468} {
+			b.Run(fmt.Sprintf("server=%s/client=curl/blksize=%d", server, blksize), func(b *testing.B) {
+				if haveCurl != nil {
+					b.Skip("curl not installed")
+				}
+				b.SetBytes(bigSize)
+				for b.Loop() {
+					if err := curlFetch(addr, bigFile, blksize); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("server=%s/client=go/blksize=%d", server, blksize), func(b *testing.B) {
+				b.SetBytes(bigSize)
+				for b.Loop() {
+					if n, err := goFetch(addr, bigFile, blksize); err != nil || n != bigSize {
+						b.Fatalf("got %d bytes: %v", n, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkConcurrent200x2MiB fetches a 2 MiB file 200 times at once
+// (a rack booting) with the pin/tftp client at blksize 1468; ns/op is the
+// time until the last transfer ends.
+func BenchmarkConcurrent200x2MiB(b *testing.B) {
+	addrs := benchServers(b)
+	for _, server := range []string{"provision", "tftpd-hpa"} {
+		addr, ok := addrs[server]
+		if !ok {
+			continue
+		}
+		b.Run("server="+server, func(b *testing.B) {
+			b.SetBytes(200 * smallSize)
 			for b.Loop() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				out, err := exec.CommandContext(ctx, "curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
-					"--tftp-blksize", fmt.Sprint(blksize), "tftp://"+ts.addr+"/"+name).CombinedOutput()
-				cancel()
-				if err != nil || string(out) != fmt.Sprint(size) {
-					b.Fatalf("curl: %v: %s", err, out)
+				var wg sync.WaitGroup
+				errs := make(chan error, 200)
+				for range 200 {
+					wg.Go(func() {
+						if n, err := goFetch(addr, smallFile, 1468); err != nil || n != smallSize {
+							errs <- fmt.Errorf("got %d bytes: %v", n, err)
+						}
+					})
 				}
-			}
-		})
-		b.Run(fmt.Sprintf("go/blksize=%d", blksize), func(b *testing.B) {
-			b.SetBytes(size)
-			for b.Loop() {
-				c, err := pintftp.NewClient(ts.addr)
-				if err != nil {
+				wg.Wait()
+				close(errs)
+				for err := range errs {
 					b.Fatal(err)
-				}
-				c.SetBlockSize(blksize)
-				wt, err := c.Receive(name, "octet")
-				if err != nil {
-					b.Fatal(err)
-				}
-				n, err := wt.WriteTo(io.Discard)
-				if err != nil || n != size {
-					b.Fatalf("got %d bytes: %v", n, err)
 				}
 			}
 		})

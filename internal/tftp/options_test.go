@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -102,5 +103,55 @@ func TestBlksizeAndTsize(t *testing.T) {
 				t.Errorf("event %+v", ev)
 			}
 		})
+	}
+}
+
+// TestShutdownAbortsTransfers cancels the server's context in the middle
+// of a transfer: the client gets an ERROR instead of its next block, and
+// Serve returns.
+func TestShutdownAbortsTransfers(t *testing.T) {
+	f := newFixture(t, 100000)
+	srv := f.server(t)
+	conn, err := Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Conn = conn
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WriteTo([]byte("\x00\x01centos-6.5/images/pxeboot/vmlinuz\x00octet\x00"), conn.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 600)
+	n, from, err := c.ReadFrom(buf)
+	if err != nil || n != 516 || buf[1] != 3 {
+		t.Fatalf("first block: %d bytes %q, %v", n, buf[:min(n, 8)], err)
+	}
+	cancel()
+	if _, err := c.WriteTo([]byte{0, 4, 0, 1}, from); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err = c.ReadFrom(buf)
+	if err != nil || buf[1] != 5 || !strings.Contains(string(buf[4:n]), "shutting down") {
+		t.Errorf("after cancel: %q, %v; want an ERROR", buf[:n], err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
 	}
 }
