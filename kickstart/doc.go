@@ -46,4 +46,31 @@
 // password hash, the node's private host keys and its token, so the server
 // that serves it must hand it only to that node (anaconda sends the MAC of
 // every NIC in X-RHN-Provisioning-MAC-N headers because of kssendmac).
+//
+// # Linting
+//
+// Lint checks a kickstart the way CentOS 6.5's installer would read it
+// (pykickstart 1.74.14's RHEL6 handler, anaconda 13.21.215), and for sense,
+// and names each problem by file and line. Every rendered kickstart must
+// lint clean (TestLintGolden, TestLintRendered), and provision render
+// refuses to print or write one that does not. It checks:
+//
+//   - commands and options known to RHEL 6.5 and no others: the option
+//     table follows pykickstart's RHEL6 classes; options of later releases
+//     (network --domain 6.6, --interfacename RHEL 7, ...) are named as such;
+//   - values: network --bootproto, addresses, --onboot, --vlanid; raid
+//     --device=mdN and --level; whole-MiB sizes; zerombr with no argument;
+//   - single commands given twice, and the commands an unattended install
+//     needs (lang, keyboard, timezone, rootpw, authconfig, bootloader, an
+//     installation source, partitioning, network for a network source);
+//   - sections %pre, %post, %traceback and %packages, each closed by %end,
+//     and no RHEL 7 section (%onerror, %pre-install, %addon, %anaconda);
+//   - storage: raid.ID members and pv.ID volumes defined before use and
+//     used exactly once, RAID levels possible for their active member count,
+//     /boot on a plain partition or RAID-1 (EL6's GRUB), unique mount points,
+//     logvol in a defined volgroup, disks within ignoredisk --only-use (globs
+//     and /dev/disk paths allowed, as RHEL 6 does), autopart alone;
+//   - network lines anaconda 6.5 mishandles (a bond with --vlanid);
+//   - bash -n on every shell %pre, %post and %traceback body (exec'd with
+//     the caller's context); other interpreters are not checked.
 package kickstart

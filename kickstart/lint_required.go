@@ -102,6 +102,9 @@ func (l *linter) checkNetwork(c command) {
 			l.addf(c.line, "network --vlanid=%s is not a VLAN id (1-4094)", v)
 		}
 	}
+	if hasAny(c.opts, "--bondslaves") && hasAny(c.opts, "--vlanid") {
+		l.addf(c.line, "network --bondslaves with --vlanid: anaconda 6.5 then writes the VLAN's ifcfg file but not the bond's; give the bond its own line or write both in %%post")
+	}
 	if _, ok := c.opts["--bondopts"]; ok && !hasAny(c.opts, "--bondslaves") {
 		l.addf(c.line, "network --bondopts without --bondslaves")
 	}

@@ -47,7 +47,10 @@ func TestLintRules(t *testing.T) {
 		{name: "base/pass", body: lintDisks},
 		{name: "later-option/fail", body: lintDisks + "network --device=em1 --interfacename=bond0 --bootproto=dhcp\n",
 			want: []string{"t.ks:22: network --interfacename is RHEL 7 or later, not RHEL 6.5"}},
-		{name: "later-option/pass", body: lintDisks + "network --device=bond0 --bondslaves=em1,em2 --bondopts=mode=802.3ad --vlanid=103 --bootproto=dhcp --ipv6gateway=fe80::1\n"},
+		{name: "later-option/pass", body: lintDisks + "network --device=bond0 --bondslaves=em1,em2 --bondopts=mode=802.3ad --bootproto=dhcp --ipv6gateway=fe80::1\n" +
+			"network --device=em3 --vlanid=103 --bootproto=dhcp\n"},
+		{name: "bond-with-vlan/fail", body: lintDisks + "network --device=bond0 --bondslaves=em1,em2 --vlanid=103 --bootproto=dhcp --activate\n",
+			want: []string{"t.ks:22: network --bondslaves with --vlanid: anaconda 6.5 then writes the VLAN's ifcfg file but not the bond's; give the bond its own line or write both in %post"}},
 		{name: "domain-6.6/fail", body: lintDisks + "network --device=em2 --bootproto=dhcp --domain=example.com\n",
 			want: []string{"t.ks:22: network --domain is RHEL 6.6 or later, not RHEL 6.5"}},
 		{name: "bootproto-none/fail", body: lintDisks + "network --device=em2 --bootproto=none\n",
