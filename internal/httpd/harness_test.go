@@ -91,6 +91,7 @@ type env struct {
 	state  string
 	images string
 	logs   *strings.Builder
+	logMu  *sync.Mutex
 	stop   func() // stops the server and closes the store; idempotent
 }
 
@@ -102,14 +103,21 @@ func fakeKickstart(_ context.Context, _ *provision.Plan, n *provision.NodePlan) 
 // start runs a server on 127.0.0.1:0 until the test ends, with a real
 // state store and key store under a temp state directory and a small
 // install tree.
-func start(t testing.TB) *env {
+func start(t testing.TB) *env { return startPlan(t, nil) }
+
+// startPlan is start with the plan made by mkPlan from the server's base
+// URL (nil: testPlan).
+func startPlan(t testing.TB, mkPlan func(base string) *provision.Plan) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{base: "http://" + ln.Addr().String(), state: t.TempDir(), images: t.TempDir(), logs: &strings.Builder{}}
-	e.plan = testPlan(t, e.base)
+	if mkPlan == nil {
+		mkPlan = func(base string) *provision.Plan { return testPlan(t, base) }
+	}
+	e.plan = mkPlan(e.base)
 	if e.store, err = store.Open(e.state, time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +130,7 @@ func start(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logMu sync.Mutex
+	e.logMu = &sync.Mutex{}
 	srv := &Server{
 		Listener:  ln,
 		Plan:      func() *provision.Plan { return e.plan },
@@ -132,7 +140,7 @@ func start(t testing.TB) *env {
 		Kickstart: fakeKickstart,
 		Images:    root,
 		Events:    e.ev.sink,
-		Log:       slog.New(slog.NewTextHandler(lockedWriter{&logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:       slog.New(slog.NewTextHandler(lockedWriter{e.logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -154,6 +162,13 @@ func start(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// logText is what the server has logged so far.
+func (e *env) logText() string {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.logs.String()
 }
 
 type lockedWriter struct {
