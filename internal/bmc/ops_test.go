@@ -273,4 +273,11 @@ func TestPreflight(t *testing.T) {
 		t.Errorf("pending jobs %q", p.PendingJobs)
 	}
 	noSessions(t, srv.Sim)
+
+	old := startSim(t, idracsim.Config{Firmware: "2.30.30.30", ResetTypes: []string{"On", "GracefulShutdown"}})
+	p = newClient(t, testConfig(old)).Preflight(t.Context())
+	wantProblems := []string{"ResetType ForceOff not allowed", "iDRAC firmware 2.30.30.30 is older than 2.40.40.40, which Dell's iDRAC7/8 Redfish support needs"}
+	if d := cmp.Diff(wantProblems, p.Problems); d != "" {
+		t.Errorf("old iDRAC problems (-want +got):\n%s", d)
+	}
 }

@@ -77,3 +77,39 @@ func FuzzNormalizeFingerprint(f *testing.F) {
 		}
 	})
 }
+
+func TestOlderThan(t *testing.T) {
+	tests := []struct {
+		v         string
+		older, ok bool
+	}{
+		{"2.65.65.65", false, true},
+		{"2.40.40.40", false, true},
+		{"2.30.30.30", true, true},
+		{"1.66.65", true, true},
+		{"4.40.00.00", false, true},
+		{"2.40.40", true, true},
+		{"", false, false},
+		{"v2.1", false, false},
+	}
+	for _, tt := range tests {
+		older, ok := olderThan(tt.v, minFirmware)
+		if older != tt.older || ok != tt.ok {
+			t.Errorf("olderThan(%q) = %v, %v; want %v, %v", tt.v, older, ok, tt.older, tt.ok)
+		}
+	}
+}
+
+// FuzzOlderThan reads firmware versions as the iDRAC reports them: the
+// comparison is antisymmetric.
+func FuzzOlderThan(f *testing.F) {
+	f.Add("2.65.65.65", "2.40.40.40")
+	f.Add("3.0", "3.0.0")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ab, ok1 := olderThan(a, b)
+		ba, ok2 := olderThan(b, a)
+		if ok1 && ok2 && ab && ba {
+			t.Fatalf("%q < %q and %q < %q", a, b, b, a)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stmcginnis/gofish/schemas"
@@ -74,6 +75,9 @@ func (c *Client) Preflight(ctx context.Context) Preflight {
 		}
 		if !p.PXEWritable {
 			p.Problems = append(p.Problems, "BootSourceOverrideTarget Pxe not allowed")
+		}
+		if old, ok := olderThan(p.Firmware, minFirmware); ok && old {
+			p.Problems = append(p.Problems, fmt.Sprintf("iDRAC firmware %s is older than %s, which Dell's iDRAC7/8 Redfish support needs", p.Firmware, minFirmware))
 		}
 		if len(p.PendingJobs) > 0 {
 			p.Problems = append(p.Problems, fmt.Sprintf("%d pending configuration jobs", len(p.PendingJobs)))
@@ -165,4 +169,47 @@ func parseJob(r io.Reader) (dellJob, error) {
 		return j, errors.New("job without an Id")
 	}
 	return j, nil
+}
+
+// minFirmware is the iDRAC7/8 firmware Dell's Redfish guide is written
+// for; iDRAC9 firmware (3.x and later) is newer.
+const minFirmware = "2.40.40.40"
+
+// olderThan compares dotted numeric versions ("2.65.65.65"); ok is false
+// when v is not one.
+func olderThan(v, than string) (older, ok bool) {
+	a, ok := versionParts(v)
+	if !ok {
+		return false, false
+	}
+	b, _ := versionParts(than)
+	for i := range max(len(a), len(b)) {
+		var x, y int
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return x < y, true
+		}
+	}
+	return false, true
+}
+
+func versionParts(v string) ([]int, bool) {
+	fields := strings.Split(strings.TrimSpace(v), ".")
+	if len(fields) > 8 {
+		return nil, false
+	}
+	out := make([]int, len(fields))
+	for i, f := range fields {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || n > 1e6 {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
 }

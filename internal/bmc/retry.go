@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -97,9 +98,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *retryTransport) once(req *http.Request) (*http.Response, []byte, bool, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), t.perTry)
 	defer cancel()
-	written := false
+	// The transport writes on its own goroutine: the flag is atomic.
+	var written atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { written = true },
+		WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
 	})
 	r := req.Clone(ctx)
 	if req.Body != nil && req.GetBody != nil {
@@ -111,16 +113,16 @@ func (t *retryTransport) once(req *http.Request) (*http.Response, []byte, bool, 
 	}
 	resp, err := t.next.RoundTrip(r)
 	if err != nil {
-		return nil, nil, written, perTryErr(ctx, req.Context(), err, t.perTry)
+		return nil, nil, written.Load(), perTryErr(ctx, req.Context(), err, t.perTry)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, nil, written, perTryErr(ctx, req.Context(), fmt.Errorf("reading the answer: %w", err), t.perTry)
+		return nil, nil, written.Load(), perTryErr(ctx, req.Context(), fmt.Errorf("reading the answer: %w", err), t.perTry)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
-	return resp, body, written, nil
+	return resp, body, written.Load(), nil
 }
 
 // perTryErr names an attempt's own deadline, which the parent context
