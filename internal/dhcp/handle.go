@@ -74,10 +74,7 @@ type binding struct {
 // no reply. peer is where the request came from; boot is true for port
 // 4011.
 func (s *Server) Handle(req *dhcpv4.DHCPv4, peer netip.AddrPort, boot bool) (*dhcpv4.DHCPv4, netip.AddrPort) {
-	var plan *provision.Plan
-	if s.Plan != nil {
-		plan = s.Plan()
-	}
+	plan := s.currentPlan()
 	if plan == nil || len(req.ClientHWAddr) != 6 || req.MessageType() == dhcpv4.MessageTypeNone {
 		// No plan yet, not Ethernet, or BOOTP without a message type.
 		s.Counters.Ignored.Add(1)

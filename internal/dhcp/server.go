@@ -1,7 +1,9 @@
 package dhcp
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -14,14 +16,11 @@ import (
 type Server struct {
 	// Plan returns the current plan. It is called once per request, so
 	// a reload swaps the plan (an atomic.Pointer's Load) without
-	// dropping requests.
+	// dropping requests. A plan given to Reload takes its place.
 	Plan func() *provision.Plan
 	// Interface is the network interface to serve on (SO_BINDTODEVICE);
 	// empty serves on every interface.
 	Interface string
-	// Addr is the address to listen on, default 0.0.0.0:67. Broadcast
-	// requests reach only a socket bound to 0.0.0.0.
-	Addr string
 	// ServerID is option 54 and the source of the replies; default the
 	// plan's appliance address.
 	ServerID netip.Addr
@@ -48,17 +47,26 @@ type Server struct {
 	Workers, Queue int
 	// NoProbe skips the start-up check for another DHCP server.
 	NoProbe bool
-	// ProbeWait is how long the probe waits for an offer (default 2s).
+	// ProbeWait is how long the probe waits for offers (default 4s: busybox
+	// udhcpd ARP-pings an address for up to 2s before it offers it).
 	ProbeWait time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ListenPacket opens the server's socket on a port (67, or 4011 in
+	// ProxyDHCP mode) and, for the probe, 68; default ListenUDP on
+	// Interface. Tests set it to open sockets inside a network namespace.
+	ListenPacket func(ctx context.Context, port int) (net.PacketConn, error)
 
 	// Counters are updated as packets are handled.
 	Counters Counters
 
-	idx    atomic.Pointer[macIndex]
-	seen   seenMACs
-	events chan provision.Event // set by Serve before any worker starts
+	cur atomic.Pointer[provision.Plan] // set by Reload
+	// listening, when set, is called once Serve's sockets are open
+	// (tests wait on it instead of sleeping).
+	listening func()
+	idx       atomic.Pointer[macIndex]
+	seen      seenMACs
+	events    chan provision.Event // set by Serve before any worker starts
 }
 
 const (

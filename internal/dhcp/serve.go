@@ -1,0 +1,248 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/provision/provision/provision"
+	"golang.org/x/sys/unix"
+)
+
+// packet is one datagram waiting for a worker.
+type packet struct {
+	conn net.PacketConn
+	data []byte
+	peer netip.AddrPort
+	boot bool
+}
+
+// maxPacket is the largest datagram read. RFC 2131 2 lets a client accept
+// 576 bytes; clients with option 57 send more, never past an Ethernet MTU.
+const maxPacket = 1500
+
+// ListenUDP opens a UDP socket on port for a DHCP server: bound to
+// 0.0.0.0 (broadcasts reach only a socket bound to the wildcard address),
+// allowed to broadcast, and tied to ifname when it is set, so that
+// broadcast replies leave through that interface. It sets SO_REUSEADDR
+// but not SO_REUSEPORT: a second server on the same port and device fails
+// to bind instead of silently sharing the requests.
+func ListenUDP(ctx context.Context, ifname string, port int) (net.PacketConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1); serr != nil {
+				return
+			}
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
+				return
+			}
+			if ifname != "" {
+				serr = unix.BindToDevice(int(fd), ifname)
+			}
+		})
+		return errors.Join(err, serr)
+	}}
+	conn, err := lc.ListenPacket(ctx, "udp4", fmt.Sprintf("0.0.0.0:%d", port))
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: listen on port %d of %q: %w", port, ifname, err)
+	}
+	return conn, nil
+}
+
+// Reload swaps the plan the server answers from. Requests being handled
+// finish with the plan they started with; none is dropped.
+func (s *Server) Reload(p *provision.Plan) error {
+	if p == nil {
+		return errors.New("dhcp: reload: no plan")
+	}
+	if err := s.checkPool(p); err != nil {
+		return fmt.Errorf("dhcp: reload: %w", err)
+	}
+	s.cur.Store(p)
+	s.index(p)
+	s.log().Info("plan reloaded", "nodes", len(p.Nodes))
+	return nil
+}
+
+// currentPlan is the plan given to Reload, else the Plan function's.
+func (s *Server) currentPlan() *provision.Plan {
+	if p := s.cur.Load(); p != nil {
+		return p
+	}
+	if s.Plan != nil {
+		return s.Plan()
+	}
+	return nil
+}
+
+func (s *Server) checkPool(p *provision.Plan) error {
+	if s.Pool == nil {
+		return nil
+	}
+	m := p.ManagementNetwork()
+	if m == nil {
+		return errors.New("the site has no management network for the pool")
+	}
+	return s.Pool.check(m.Prefix.Masked(), newMACIndex(p).reserved)
+}
+
+func (s *Server) listen(ctx context.Context, port int) (net.PacketConn, error) {
+	if s.ListenPacket != nil {
+		return s.ListenPacket(ctx, port)
+	}
+	return ListenUDP(ctx, s.Interface, port)
+}
+
+// Serve answers requests until ctx ends. It first probes the segment for
+// another DHCP server (unless NoProbe, or in ProxyDHCP mode where another
+// server is expected) and fails, naming it, when one answers.
+//
+// Goroutines: one reader per socket, which ends when its socket is closed
+// as ctx ends; Workers workers, which end when the queue is closed after
+// the readers stop; one event writer, which ends after the workers. Serve
+// returns once all have ended.
+func (s *Server) Serve(ctx context.Context) error {
+	p := s.currentPlan()
+	if p == nil {
+		return errors.New("dhcp: no plan to serve")
+	}
+	if err := s.checkPool(p); err != nil {
+		return fmt.Errorf("dhcp: %w", err)
+	}
+	if !s.NoProbe && !s.ProxyDHCP {
+		found, err := s.Probe(ctx)
+		if err != nil {
+			return err
+		}
+		if len(found) > 0 {
+			return &ConflictError{Servers: found, Interface: s.Interface}
+		}
+	}
+	conns, err := s.openConns(ctx)
+	if err != nil {
+		return err
+	}
+	workers, queue := s.Workers, s.Queue
+	if workers <= 0 {
+		workers = defaultWorkers
+	}
+	if queue <= 0 {
+		queue = defaultQueue
+	}
+	if s.Events != nil {
+		s.events = make(chan provision.Event, queue)
+	}
+	work := make(chan packet, queue)
+
+	var evWG, workWG, readWG sync.WaitGroup
+	if s.events != nil {
+		evWG.Go(func() {
+			for e := range s.events {
+				s.Events(e)
+			}
+		})
+	}
+	for range workers {
+		workWG.Go(func() {
+			for pk := range work {
+				s.answer(pk)
+			}
+		})
+	}
+	readErrs := make([]error, len(conns))
+	for i, c := range conns {
+		readWG.Go(func() { readErrs[i] = s.read(ctx, c.conn, c.boot, work) })
+	}
+	if s.listening != nil {
+		s.listening()
+	}
+	s.log().Info("dhcp serving", "interface", s.Interface, "proxy", s.ProxyDHCP, "workers", workers, "queue", queue)
+	stop := context.AfterFunc(ctx, func() {
+		for _, c := range conns {
+			c.conn.Close()
+		}
+	})
+	readWG.Wait()
+	stop()
+	for _, c := range conns {
+		c.conn.Close()
+	}
+	close(work)
+	workWG.Wait()
+	if s.events != nil {
+		close(s.events)
+		evWG.Wait()
+	}
+	return errors.Join(readErrs...)
+}
+
+type servedConn struct {
+	conn net.PacketConn
+	boot bool
+}
+
+// openConns opens port 67, and 4011 in ProxyDHCP mode.
+func (s *Server) openConns(ctx context.Context) ([]servedConn, error) {
+	c, err := s.listen(ctx, ServerPort)
+	if err != nil {
+		return nil, err
+	}
+	conns := []servedConn{{conn: c}}
+	if s.ProxyDHCP {
+		b, err := s.listen(ctx, PXEServerPort)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		conns = append(conns, servedConn{conn: b, boot: true})
+	}
+	return conns, nil
+}
+
+// read queues every datagram of conn until conn is closed. A full queue
+// drops the datagram: under a storm the clients retry, and the server's
+// memory and goroutines stay bounded.
+func (s *Server) read(ctx context.Context, conn net.PacketConn, boot bool, work chan<- packet) error {
+	for {
+		buf := make([]byte, maxPacket)
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("dhcp: read: %w", err)
+		}
+		var peer netip.AddrPort
+		if ua, ok := from.(*net.UDPAddr); ok {
+			peer = ua.AddrPort()
+			peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+		}
+		select {
+		case work <- packet{conn: conn, data: buf[:n], peer: peer, boot: boot}:
+		default:
+			s.Counters.Received.Add(1)
+			s.Counters.QueueDrops.Add(1)
+		}
+	}
+}
+
+// answer handles one datagram and sends the reply where RFC 2131 says.
+func (s *Server) answer(pk packet) {
+	out, dest, ok := s.HandlePacket(pk.data, pk.peer, pk.boot)
+	if !ok {
+		return
+	}
+	if _, err := pk.conn.WriteTo(out, net.UDPAddrFromAddrPort(dest)); err != nil {
+		s.Counters.SendErrors.Add(1)
+		s.log().Warn("dhcp: send reply", "dest", dest, "err", err)
+	}
+}
