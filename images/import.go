@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Progress reports a long import step.
@@ -50,18 +52,7 @@ func (c Catalog) Import(ctx context.Context, src string, opt ImportOptions) (m *
 	if err := CheckName(opt.Name); err != nil {
 		return nil, err
 	}
-	if opt.Arch == "" {
-		opt.Arch = "x86_64"
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	if opt.Log == nil {
-		opt.Log = slog.New(slog.DiscardHandler)
-	}
-	if opt.Progress == nil {
-		opt.Progress = func(Progress) {}
-	}
+	opt.defaults()
 	fi, err := os.Stat(src)
 	if err != nil {
 		return nil, fmt.Errorf("import source: %w", err)
@@ -85,21 +76,9 @@ func (c Catalog) Import(ctx context.Context, src string, opt ImportOptions) (m *
 		}
 	}()
 	stage := filepath.Join(tmp, "tree")
-	tiName := filepath.Join(src, TreeinfoFile)
-	switch {
-	case fi.IsDir():
-		err = copyTree(ctx, src, stage, opt.Progress)
-	case fi.Mode().IsRegular():
-		tiName = src + ":/" + TreeinfoFile
-		err = extractISO(ctx, opt.Xorriso, src, stage, fi.Size(), opt.Progress)
-	default:
-		err = fmt.Errorf("import source %s: neither a directory nor an ISO file", src)
-	}
+	tiName, err := stageTree(ctx, src, fi, stage, opt)
 	if err != nil {
 		return nil, err
-	}
-	if err := normalize(stage); err != nil {
-		return nil, fmt.Errorf("import %s: %w", src, err)
 	}
 	m, err = buildManifest(ctx, stage, tiName, opt)
 	if err != nil {
@@ -116,20 +95,82 @@ func (c Catalog) Import(ctx context.Context, src string, opt ImportOptions) (m *
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("import %s: %w", opt.Name, ctx.Err())
 	}
-	if opt.Force {
-		// The old tree moves into the temporary directory, removed on return.
-		if err := os.Rename(final, filepath.Join(tmp, "old")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("replacing %s: %w", final, err)
-		}
-	}
-	if err := os.Rename(stage, final); err != nil {
-		return nil, fmt.Errorf("installing %s: %w", final, err)
+	if err := install(stage, final, opt.Force); err != nil {
+		return nil, err
 	}
 	if err := syncDir(c.Dir); err != nil {
 		return nil, err
 	}
 	opt.Log.Info("imported install tree", "tree", opt.Name, "source", src, "files", m.TreeFiles, "bytes", m.TreeBytes)
 	return m, nil
+}
+
+func (opt *ImportOptions) defaults() {
+	if opt.Arch == "" {
+		opt.Arch = "x86_64"
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Progress == nil {
+		opt.Progress = func(Progress) {}
+	}
+}
+
+// stageTree extracts or copies src to stage and checks what it got. It
+// returns the name of the source's .treeinfo as the operator knows it,
+// for error messages.
+func stageTree(ctx context.Context, src string, fi fs.FileInfo, stage string, opt ImportOptions) (string, error) {
+	tiName := filepath.Join(src, TreeinfoFile)
+	var err error
+	switch {
+	case fi.IsDir():
+		err = copyTree(ctx, src, stage, opt.Progress)
+	case fi.Mode().IsRegular():
+		tiName = src + ":/" + TreeinfoFile
+		err = extractISO(ctx, opt.Xorriso, src, stage, fi.Size(), opt.Progress)
+	default:
+		err = fmt.Errorf("import source %s: neither a directory nor an ISO file", src)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := normalize(stage); err != nil {
+		return "", fmt.Errorf("import %s: %w", src, err)
+	}
+	return tiName, nil
+}
+
+// install moves the staged tree to final. A tree already there (force)
+// is swapped with it in one renameat2(RENAME_EXCHANGE), so that servers
+// see the old tree or the new one, never none; the old one is left at
+// stage for the caller to remove. Where the filesystem cannot exchange,
+// the old tree is moved aside first.
+func install(stage, final string, force bool) error {
+	if force {
+		err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, final, unix.RENAME_EXCHANGE)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			aside := stage + ".old"
+			if err := os.Rename(final, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("replacing %s: %w", final, err)
+			}
+			if err := os.Rename(stage, final); err != nil {
+				// Put the old tree back rather than lose it.
+				return errors.Join(fmt.Errorf("installing %s: %w", final, err), os.Rename(aside, final))
+			}
+			return nil
+		}
+	}
+	if err := os.Rename(stage, final); err != nil {
+		return fmt.Errorf("installing %s: %w", final, err)
+	}
+	return nil
 }
 
 // buildManifest parses and checks the staged tree's .treeinfo and hashes
@@ -159,18 +200,44 @@ func buildManifest(ctx context.Context, stage, tiName string, opt ImportOptions)
 		Name: opt.Name, Family: ti.Family, Version: ti.Version, Arch: ti.Arch,
 		Kernel: ti.Kernel, Initrd: ti.Initrd, Imported: opt.Now().UTC(),
 	}
-	var total int64
+	if m.Files, err = hashBootFiles(ctx, root, ti, tiName, opt); err != nil {
+		return nil, err
+	}
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		m.TreeFiles++
+		m.TreeBytes += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", opt.Name, err)
+	}
+	return m, nil
+}
+
+// hashBootFiles hashes the boot files of the staged tree, checks them
+// against the .treeinfo's [checksums], and fails when the kernel, initrd
+// or repository metadata is missing. Other files the .treeinfo names
+// (boot.iso, install.img) may be missing from a trimmed tree: a warning.
+func hashBootFiles(ctx context.Context, root *os.Root, ti *Treeinfo, tiName string, opt ImportOptions) ([]FileSum, error) {
 	required := map[string]string{
 		ti.Kernel: "[images-" + ti.Arch + "] kernel", ti.Initrd: "[images-" + ti.Arch + "] initrd",
-		TreeinfoFile: "", "repodata/repomd.xml": "the repository metadata",
+		"repodata/repomd.xml": "the repository metadata",
 	}
 	files := bootFiles(ti)
+	var total, done int64
 	for _, p := range files {
 		if fi, err := root.Stat(p); err == nil {
 			total += fi.Size()
 		}
 	}
-	var done int64
+	var sums []FileSum
 	var errs []error
 	for i, p := range files {
 		sum, size, err := hashFile(ctx, root, p, func(n int64) {
@@ -195,27 +262,9 @@ func buildManifest(ctx context.Context, stage, tiName string, opt ImportOptions)
 		if want, ok := ti.Checksums[p]; ok && strings.HasPrefix(want, "sha256:") && want != "sha256:"+sum {
 			errs = append(errs, fmt.Errorf("%s: [checksums] %s: %s, but the file's sha256 is %s", tiName, p, want, sum))
 		}
-		m.Files = append(m.Files, FileSum{Path: p, Size: size, SHA256: sum})
+		sums = append(sums, FileSum{Path: p, Size: size, SHA256: sum})
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		m.TreeFiles++
-		m.TreeBytes += fi.Size()
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", opt.Name, err)
-	}
-	return m, nil
+	return sums, errors.Join(errs...)
 }
 
 // normalize makes a staged tree servable and removable: directories

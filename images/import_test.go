@@ -39,6 +39,7 @@ arch = x86_64
 [images-x86_64]
 kernel = images/pxeboot/vmlinuz
 initrd = images/pxeboot/initrd.img
+boot.iso = images/boot.iso
 
 [checksums]
 images/pxeboot/vmlinuz = sha256:%s
@@ -179,6 +180,9 @@ func TestImportDirAndVerify(t *testing.T) {
 	if bad, err := cat.Verify(t.Context(), "centos-6.5"); err != nil || len(bad) > 0 {
 		t.Errorf("Verify after a forced import: %v, %v", bad, err)
 	}
+	if ents, err := os.ReadDir(cat.Dir); err != nil || len(ents) != 1 {
+		t.Errorf("after a forced import the catalog holds %v, %v; want the tree only", ents, err)
+	}
 }
 
 func TestImportRefusals(t *testing.T) {
@@ -197,7 +201,7 @@ func TestImportRefusals(t *testing.T) {
 			f[TreeinfoFile] = strings.Replace(strings.Replace(f[TreeinfoFile], "x86_64", "i386", -1), "[checksums]", "[x]", 1)
 		}, want: ".treeinfo: [general] arch: is \"i386\", want \"x86_64\""},
 		{name: "bad treeinfo line", mutate: func(f map[string]string) { f[TreeinfoFile] += "oops\n" },
-			want: ".treeinfo:12: [checksums]: line \"oops\" is not \"key = value\""},
+			want: ".treeinfo:13: [checksums]: line \"oops\" is not \"key = value\""},
 		{name: "checksum mismatch", mutate: func(f map[string]string) { f["images/pxeboot/vmlinuz"] = "other kernel" },
 			want: "[checksums] images/pxeboot/vmlinuz: sha256:"},
 		{name: "symlink out", link: [2]string{"images/passwd", "../../../../etc/passwd"}, want: "symlink images/passwd points to ../../../../etc/passwd, outside the tree"},
