@@ -25,13 +25,15 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := s.Images.Open(p)
 	if err != nil {
-		code := http.StatusNotFound
-		if !errors.Is(err, fs.ErrNotExist) {
-			// Escapes through a symlink and permission errors land here;
-			// the log names the path, which the client chose.
-			s.logger().Warn("images: open", "path", p, "ip", peer(r).String(), "err", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Installers probe for optional files (updates.img,
+			// product.img): a miss is no event.
+			http.Error(w, http.StatusText(http.StatusNotFound), http.StatusNotFound)
+			return
 		}
-		http.Error(w, http.StatusText(code), code)
+		// A symlink out of the root, or a file the server may not read.
+		s.logger().Warn("images: open", "path", p, "ip", peer(r).String(), "err", err)
+		s.refuse(w, r, provision.Event{IP: peer(r).String()}, "images", "not-servable", http.StatusNotFound)
 		return
 	}
 	defer f.Close()
@@ -43,7 +45,7 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 	if extra := time.Duration(st.Size()/minRate) * time.Second; extra > 0 {
 		// An error means the writer cannot take deadlines (a test
 		// recorder): the server's WriteTimeout still holds.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout + extra))
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.Timeouts.withDefaults().Write + extra))
 	}
 	s.logger().Debug("images", "path", p, "ip", peer(r).String(), "range", r.Header.Get("Range") != "")
 	http.ServeContent(w, r, path.Base(p), st.ModTime(), f)

@@ -58,7 +58,7 @@ func TestRoutes(t *testing.T) {
 		{name: "image", from: "127.0.0.1", method: "GET", path: tree + "images/pxeboot/vmlinuz", code: 200, contains: "kernel-bytes"},
 		{name: "image HEAD", from: "127.0.0.1", method: "HEAD", path: tree + "images/pxeboot/vmlinuz", code: 200},
 		{name: "image symlink inside", from: "127.0.0.1", method: "GET", path: tree + "inside", code: 200, contains: "kernel-bytes"},
-		{name: "image symlink out", from: "127.0.0.1", method: "GET", path: tree + "escape", code: 404, absent: "outside"},
+		{name: "image symlink out", from: "127.0.0.1", method: "GET", path: tree + "escape", code: 404, absent: "outside", kind: "refused", reason: "not-servable"},
 		{name: "image directory", from: "127.0.0.1", method: "GET", path: tree + "images", code: 404},
 		{name: "image root", from: "127.0.0.1", method: "GET", path: "/images/", code: 404, kind: "refused", reason: "bad-path"},
 		{name: "image missing", from: "127.0.0.1", method: "GET", path: tree + "nope", code: 404},
@@ -66,6 +66,7 @@ func TestRoutes(t *testing.T) {
 		{name: "image encoded dotdot", from: "127.0.0.1", method: "GET", path: "/images/%2e%2e/%2e%2e/etc/passwd", code: 404, absent: "root:", kind: "refused", reason: "bad-path"},
 		{name: "image backslash", from: "127.0.0.1", method: "GET", path: "/images/..%5c..%5cetc%5cpasswd", code: 404, kind: "refused", reason: "bad-path"},
 		{name: "image PUT", from: "127.0.0.1", method: "PUT", path: tree + "new", body: "x", code: 405},
+		{name: "headers too large", from: nodeAddr, method: "GET", path: "/healthz", hdr: map[string]string{"X-Big": strings.Repeat("a", MaxHeaderBytes+4096)}, code: 431},
 		{name: "unknown path", from: "127.0.0.1", method: "GET", path: "/etc/passwd", code: 404},
 	}
 	for _, tt := range tests {

@@ -76,6 +76,26 @@ type Server struct {
 	Log *slog.Logger
 	// Now is the clock of events; nil is time.Now.
 	Now func() time.Time
+	// Timeouts override the defaults above; zero fields keep them.
+	Timeouts Timeouts
+}
+
+// Timeouts are the server's connection timeouts.
+type Timeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.ReadHeader, ReadHeaderTimeout)
+	def(&t.Read, ReadTimeout)
+	def(&t.Write, WriteTimeout)
+	def(&t.Idle, IdleTimeout)
+	return t
 }
 
 // Serve serves until ctx ends, then shuts down, giving requests in flight
@@ -101,12 +121,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		ln = l
 	}
+	to := s.Timeouts.withDefaults()
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
+		ReadHeaderTimeout: to.ReadHeader,
+		ReadTimeout:       to.Read,
+		WriteTimeout:      to.Write,
+		IdleTimeout:       to.Idle,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
