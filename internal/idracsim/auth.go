@@ -32,8 +32,11 @@ func (s *Sim) authorized(r *http.Request) bool {
 	if tok := r.Header.Get("X-Auth-Token"); tok != "" {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		for _, ss := range s.sessions {
+		s.expireSessions()
+		for id, ss := range s.sessions {
 			if subtle.ConstantTimeCompare([]byte(ss.token), []byte(tok)) == 1 {
+				ss.lastUsed = s.cfg.Clock.Now()
+				s.sessions[id] = ss
 				return true
 			}
 		}
@@ -100,6 +103,7 @@ func (s *Sim) postSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	s.expireSessions()
 	if len(s.sessions) >= s.cfg.MaxSessions {
 		s.mu.Unlock()
 		writeError(w, http.StatusServiceUnavailable, msgSessionLimit)
@@ -108,7 +112,7 @@ func (s *Sim) postSession(w http.ResponseWriter, r *http.Request) {
 	s.nextSess++
 	tok := make([]byte, 16)
 	_, _ = rand.Read(tok)
-	ss := session{id: strconv.Itoa(s.nextSess), token: hex.EncodeToString(tok), user: login.UserName}
+	ss := session{id: strconv.Itoa(s.nextSess), token: hex.EncodeToString(tok), user: login.UserName, lastUsed: s.cfg.Clock.Now()}
 	s.sessions[ss.id] = ss
 	s.mu.Unlock()
 	w.Header().Set("Location", SessionsPath+"/"+ss.id)

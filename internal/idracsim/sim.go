@@ -43,6 +43,9 @@ type Config struct {
 	BootMode string
 	// MaxSessions is the session limit (iDRAC7/8: 6 for Redfish).
 	MaxSessions int
+	// SessionTimeout closes a session unused for this long, on the
+	// Clock (iDRAC default 30 minutes): how leaked sessions come back.
+	SessionTimeout time.Duration
 	// Model, ServiceTag, BIOSVersion and Firmware fill the inventory.
 	Model, ServiceTag, BIOSVersion, Firmware string
 	// OnBoot, when set, is called each time the system starts (power on
@@ -93,6 +96,7 @@ type job struct {
 
 type session struct {
 	id, token, user string
+	lastUsed        time.Time
 }
 
 // New returns a simulator for cfg.
@@ -111,6 +115,9 @@ func New(cfg Config) *Sim {
 	}
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = 6
+	}
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = 30 * time.Minute
 	}
 	if cfg.Model == "" {
 		cfg.Model = "PowerEdge R620"
@@ -210,6 +217,7 @@ func (s *Sim) Boots() []Boot {
 func (s *Sim) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expireSessions()
 	return len(s.sessions)
 }
 
@@ -267,4 +275,15 @@ func (s *Sim) MaxInFlight() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.maxInFlight
+}
+
+// expireSessions closes the sessions idle for SessionTimeout. Called with
+// s.mu held.
+func (s *Sim) expireSessions() {
+	now := s.cfg.Clock.Now()
+	for id, ss := range s.sessions {
+		if now.Sub(ss.lastUsed) >= s.cfg.SessionTimeout {
+			delete(s.sessions, id)
+		}
+	}
 }

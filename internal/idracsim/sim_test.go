@@ -129,6 +129,41 @@ func TestPowerTransition(t *testing.T) {
 	}
 }
 
+// TestSessionTimeout: a leaked session is closed after 30 idle minutes,
+// and a session in use is not.
+func TestSessionTimeout(t *testing.T) {
+	clock := NewManualClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	s := New(Config{User: "root", Password: "calvin", MaxSessions: 2, Clock: clock})
+	login := func() string {
+		req := httptest.NewRequest("POST", SessionsPath, strings.NewReader(`{"UserName":"root","Password":"calvin"}`))
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		return w.Header().Get("X-Auth-Token")
+	}
+	get := func(tok string) int {
+		req := httptest.NewRequest("GET", SystemPath, nil)
+		req.Header.Set("X-Auth-Token", tok)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		return w.Code
+	}
+	leaked, used := login(), login()
+	clock.Advance(20 * time.Minute)
+	if get(used) != 200 {
+		t.Fatal("session refused before its timeout")
+	}
+	clock.Advance(10 * time.Minute)
+	if n := s.Sessions(); n != 1 {
+		t.Errorf("%d sessions after the timeout, want the one in use", n)
+	}
+	if code := get(leaked); code != 401 {
+		t.Errorf("expired token answered %d, want 401", code)
+	}
+	if get(used) != 200 {
+		t.Error("session in use expired")
+	}
+}
+
 // FuzzHandler sends arbitrary requests: the simulator must answer each
 // with a status and never panic or hang.
 func FuzzHandler(f *testing.F) {
