@@ -108,6 +108,20 @@ func (c Catalog) List() ([]Tree, error) {
 	return out, nil
 }
 
+// OpenRoot opens the catalog directory for the servers, creating it when
+// there is none yet. Trees are its subdirectories; the temporary
+// directories of imports start with a dot.
+func (c Catalog) OpenRoot() (*os.Root, error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("install trees: %w", err)
+	}
+	r, err := os.OpenRoot(c.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("install trees: %w", err)
+	}
+	return r, nil
+}
+
 // Leftovers are the temporary directories of imports that were killed
 // before they could clean up (SIGKILL, power loss).
 func (c Catalog) Leftovers() []string {

@@ -130,6 +130,15 @@ func TestImportISO(t *testing.T) {
 	if bad, err := cat.Verify(t.Context(), "centos-6.5"); err != nil || len(bad) > 0 {
 		t.Errorf("Verify of a fresh import: %v, %v", bad, err)
 	}
+	// The servers read the trees through the catalog's root.
+	root, err := cat.OpenRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if b, err := root.ReadFile("centos-6.5/images/pxeboot/initrd.img"); err != nil || string(b) != "initrd" {
+		t.Errorf("initrd through the root: %q, %v", b, err)
+	}
 }
 
 func TestImportDirAndVerify(t *testing.T) {

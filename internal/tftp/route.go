@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strings"
@@ -92,7 +93,9 @@ func (r dynamicRoute) Open(ctx context.Context, req Request) (io.ReadCloser, int
 
 // Tree serves the files under root for paths starting with prefix (which
 // is removed; "" serves every path). Reads go through os.Root: no path
-// and no symlink leads out of root.
+// and no symlink leads out of root. A path whose first element (after
+// the prefix) starts with a dot is not found: with root the image
+// catalog, those are the temporary directories of imports under way.
 func Tree(name, prefix string, root *os.Root) Route {
 	return treeRoute{name: name, prefix: prefix, root: root}
 }
@@ -109,7 +112,11 @@ func (r treeRoute) Match(path string) bool {
 }
 
 func (r treeRoute) Open(_ context.Context, req Request) (io.ReadCloser, int64, error) {
-	return openRegular(r.root.Open(strings.TrimPrefix(req.Path, r.prefix)))
+	rel := strings.TrimPrefix(req.Path, r.prefix)
+	if strings.HasPrefix(rel, ".") {
+		return nil, 0, fmt.Errorf("%s: hidden: %w", req.Path, fs.ErrNotExist)
+	}
+	return openRegular(r.root.Open(rel))
 }
 
 // openRegular refuses directories and devices: only regular files are

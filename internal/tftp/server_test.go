@@ -101,10 +101,11 @@ func newFixture(t testing.TB, kernelSize int) *fixture {
 		f.kernel[i] = byte(i * 7 / 3)
 	}
 	for p, c := range map[string][]byte{
-		"images/centos-6.5/images/pxeboot/vmlinuz": f.kernel,
-		"images/centos-6.5/.treeinfo":              []byte("[general]\n"),
-		"loaders/undionly.kpxe":                    []byte("undionly"),
-		"secret":                                   []byte("secret"),
+		"images/centos-6.5/images/pxeboot/vmlinuz":   f.kernel,
+		"images/centos-6.5/.treeinfo":                []byte("[general]\n"),
+		"images/.import-centos-6.5-1/tree/.treeinfo": []byte("[general]\n"),
+		"loaders/undionly.kpxe":                      []byte("undionly"),
+		"secret":                                     []byte("secret"),
 	} {
 		full := filepath.Join(f.dir, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -264,6 +265,7 @@ func TestRefusals(t *testing.T) {
 		{"symlink relative out", "centos-6.5/up", "cannot read"},
 		{"directory", "centos-6.5/images", "cannot read"},
 		{"no config", "pxelinux.cfg/default", "file not found"},
+		{"hidden import directory", ".import-centos-6.5-1/tree/.treeinfo", "file not found"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, _, err := goGet(ts.addr, tt.path, 0, false)
@@ -288,7 +290,7 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("curl %s: %q, %v", p, got, err)
 		}
 	}
-	evs := ts.waitEvents(t, 14+5)
+	evs := ts.waitEvents(t, 15+5)
 	kinds := map[string]int{}
 	for _, e := range evs {
 		kinds[e.Kind]++
