@@ -18,7 +18,8 @@ import (
 // its DHCP hands iPXE the /boot.ipxe URL. The first boot must run the
 // install script (iPXE fetches the kernel it names); after the
 // "installed" callback the second boot must run the local-boot script
-// (sanboot of drive 0x80). It needs qemu-system-x86 and ipxe-qemu and
+// (sanboot of drive 0x80); a third VM with a MAC not in the site gets the
+// unknown-MAC script, which tests ${platform}. It needs qemu-system-x86 and ipxe-qemu and
 // runs only with PROVISION_QEMU=1 (about 20 s under TCG):
 //
 //	PROVISION_QEMU=1 go test ./internal/httpd -run TestQEMUiPXE -v
@@ -69,6 +70,18 @@ func TestQEMUiPXE(t *testing.T) {
 		}
 	}
 	t.Logf("second boot's console:\n%s", serial)
+
+	// A MAC the site does not know: the script asks iPXE for its
+	// platform and boots the local disk.
+	const stranger = "52:54:00:00:99:99"
+	serial = boot(t, qemu, strings.Replace(script, mac, stranger, 1), stranger, func(serial string) bool {
+		return strings.Contains(serial, "Boot from SAN device 0x80 failed") || strings.Contains(serial, "No bootable device")
+	})
+	for _, want := range []string{"MAC " + stranger + " is not in site staging", "Booting from SAN device 0x80"} {
+		if !strings.Contains(serial, want) {
+			t.Errorf("unknown MAC's console lacks %q:\n%s", want, serial)
+		}
+	}
 	var scripts []string
 	for _, ev := range e.ev.list() {
 		if ev.Kind == "boot-script" {
