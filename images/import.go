@@ -355,7 +355,7 @@ func copyTree(ctx context.Context, src, dst string, progress func(Progress)) err
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("copying %s: %w", src, err)
+		return fmt.Errorf("importing from %s: %w", src, err)
 	}
 	return nil
 }
