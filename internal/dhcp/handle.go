@@ -150,9 +150,6 @@ func (t *txn) onSegment(b *binding) bool {
 func (t *txn) unknownMAC() {
 	s := t.s
 	s.Counters.Unknown.Add(1)
-	if s.seen.max == 0 {
-		s.seen.max = maxSeenMACs
-	}
 	if !s.seen.first(t.mac, t.now, discoveredEvery) {
 		return
 	}

@@ -54,8 +54,8 @@ func (s *Server) index(p *provision.Plan) *macIndex {
 
 // seenMACs remembers when each unknown MAC was last reported, so a client
 // retrying every few seconds makes one discovered event per interval. It
-// holds at most max MACs: past that it forgets them all, which costs at
-// worst a repeated event, never unbounded memory.
+// holds at most max MACs (default maxSeenMACs): past that it forgets them
+// all, which costs at worst a repeated event, never unbounded memory.
 type seenMACs struct {
 	mu   sync.Mutex
 	last map[string]time.Time
@@ -65,6 +65,9 @@ type seenMACs struct {
 func (m *seenMACs) first(mac string, now time.Time, every time.Duration) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.max == 0 {
+		m.max = maxSeenMACs
+	}
 	if m.last == nil || len(m.last) >= m.max {
 		m.last = make(map[string]time.Time)
 	}

@@ -21,6 +21,9 @@ func (t *txn) newReply(mt dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 		Flags:         req.Flags,
 		GatewayIPAddr: req.GatewayIPAddr,
 		ClientHWAddr:  req.ClientHWAddr,
+		ClientIPAddr:  net.IPv4zero.To4(),
+		YourIPAddr:    net.IPv4zero.To4(),
+		ServerIPAddr:  net.IPv4zero.To4(),
 		Options:       make(dhcpv4.Options, 20),
 	}
 	r.Options[dhcpv4.OptionDHCPMessageType.Code()] = []byte{byte(mt)}

@@ -20,6 +20,15 @@ const (
 // git does not keep modes).
 func testPlan(t testing.TB) *provision.Plan {
 	t.Helper()
+	return testPlanWith(t, map[string]map[string]string{
+		"compute01":    {"em1": macCompute01},
+		"controller01": {"em1": macController01},
+	})
+}
+
+// testPlanWith builds the paper's site with the given MACs.
+func testPlanWith(t testing.TB, macs map[string]map[string]string) *provision.Plan {
+	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
@@ -34,10 +43,7 @@ func testPlan(t testing.TB) *provision.Plan {
 	if err := probs.Err(); err != nil {
 		t.Fatal(err)
 	}
-	plan, probs := provision.Build(site, provision.Options{MACs: map[string]map[string]string{
-		"compute01":    {"em1": macCompute01},
-		"controller01": {"em1": macController01},
-	}})
+	plan, probs := provision.Build(site, provision.Options{MACs: macs})
 	if err := probs.Err(); err != nil {
 		t.Fatal(err)
 	}
