@@ -2,6 +2,7 @@ package kickstart
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/provision/provision/provision"
@@ -107,5 +108,5 @@ func netmask(bits int) string {
 	if bits > 0 {
 		m = ^uint32(0) << (32 - bits)
 	}
-	return fmt.Sprintf("%d.%d.%d.%d", m>>24, m>>16&0xff, m>>8&0xff, m&0xff)
+	return netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}).String()
 }

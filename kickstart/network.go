@@ -2,6 +2,7 @@ package kickstart
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/provision/provision/provision"
@@ -50,7 +51,7 @@ func networkFiles(node *provision.NodePlan) ([]file, error) {
 		}
 		out = append(out, file{Path: scripts + "ifcfg-" + i.Name, Mode: "0644", Content: c})
 		if i.Kind == provision.KindBond {
-			fmt.Fprintf(&aliases, "alias %s bonding\n", i.Name)
+			aliases.WriteString("alias " + i.Name + " bonding\n")
 		}
 	}
 	if aliases.Len() > 0 {
@@ -118,7 +119,7 @@ func ifcfg(node *provision.NodePlan, i provision.Interface) (string, error) {
 		k.set("NETMASK", netmask(i.Address.Bits()))
 	}
 	if i.MTU > 0 {
-		k.set("MTU", fmt.Sprint(i.MTU))
+		k.set("MTU", strconv.Itoa(i.MTU))
 	}
 	// Only /etc/sysconfig/network holds the default gateway; no interface
 	// file may add its own default route.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -301,7 +302,8 @@ func diskComments(devs []device) string {
 func diskChecks(devs []device) string {
 	var b strings.Builder
 	for _, d := range devs {
-		fmt.Fprintf(&b, "check_disk %s %d %d %s\n", d.Dev, d.MinSectors, d.MaxSectors, shellQuote(d.What))
+		b.WriteString("check_disk " + d.Dev + " " + strconv.FormatInt(d.MinSectors, 10) + " " +
+			strconv.FormatInt(d.MaxSectors, 10) + " " + shellQuote(d.What) + "\n")
 	}
 	return b.String()
 }

@@ -80,17 +80,25 @@ func devices(node *provision.NodePlan) ([]device, error) {
 		}
 		for _, m := range v.Members {
 			d := disks[m]
-			add(d.Bytes, fmt.Sprintf("slot %d %s %s", m, d.Size, d.Kind), v)
+			add(d.Bytes, "slot "+strconv.Itoa(m)+" "+d.Size+" "+d.Kind, v)
 		}
 	}
 	// Disks in no volume are still checked: they are part of the machine
 	// the plan describes. The installer does not touch them.
 	for _, d := range node.Hardware.Disks {
 		if !used[d.Slot] {
-			add(d.Bytes, fmt.Sprintf("slot %d %s %s (unused)", d.Slot, d.Size, d.Kind), nil)
+			add(d.Bytes, "slot "+strconv.Itoa(d.Slot)+" "+d.Size+" "+d.Kind+" (unused)", nil)
 		}
 	}
 	return out, nil
+}
+
+// twoDigits writes n with at least two digits, as %02d does.
+func twoDigits(n int) string {
+	if n >= 0 && n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
 }
 
 func joinInts(xs []int) string {
@@ -156,12 +164,12 @@ func (b *partBuilder) members(devs []string, size string, primary bool) []string
 	var names []string
 	for _, d := range devs {
 		b.raid++
-		n := fmt.Sprintf("raid.%02d", b.raid)
+		n := "raid." + twoDigits(b.raid)
 		opt := ""
 		if primary {
 			opt = " --asprimary"
 		}
-		b.add("part %s %s --ondisk=%s%s", n, size, d, opt)
+		b.l.Parts = append(b.l.Parts, "part "+n+" "+size+" --ondisk="+d+opt)
 		names = append(names, n)
 	}
 	return names
@@ -169,7 +177,7 @@ func (b *partBuilder) members(devs []string, size string, primary bool) []string
 
 // array writes a raid line over members and returns its md device.
 func (b *partBuilder) array(target, level, fs string, members []string) string {
-	md := fmt.Sprintf("md%d", b.md)
+	md := "md" + strconv.Itoa(b.md)
 	b.md++
 	fsOpt := ""
 	if fs != "" {
@@ -204,7 +212,7 @@ func (b *partBuilder) volume(v *provision.Volume, devs []string) error {
 	case provision.UseLVM:
 		b.add("# LVM volume %s: RAID-%s, hardware=%t, the physical volume of %s (not mounted)", v.Name, v.Level, v.Hardware, v.VG)
 		b.pv++
-		pv := fmt.Sprintf("pv.%02d", b.pv)
+		pv := "pv." + twoDigits(b.pv)
 		if soft {
 			b.array(pv, v.Level, "", b.members(devs, "--size=1 --grow", false))
 		} else {
