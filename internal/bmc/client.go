@@ -36,6 +36,9 @@ type Timeouts struct {
 	Power time.Duration
 	// Poll is the interval between power state reads (default 2s).
 	Poll time.Duration
+	// Logout bounds logging out, which runs after the operation's
+	// context may have ended (default 15s).
+	Logout time.Duration
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -51,6 +54,7 @@ func (t Timeouts) withDefaults() Timeouts {
 	def(&t.Operation, 3*time.Minute)
 	def(&t.Power, 5*time.Minute)
 	def(&t.Poll, 2*time.Second)
+	def(&t.Logout, 15*time.Second)
 	return t
 }
 
@@ -82,8 +86,10 @@ type Config struct {
 // Client talks to one iDRAC. Its operations are safe for concurrent use
 // and run one at a time.
 type Client struct {
-	cfg     Config
-	http    *http.Client
+	cfg  Config
+	http *http.Client
+	// base is the transport without retries, for logging out.
+	base    http.RoundTripper
 	sem     chan struct{}
 	retries atomic.Int64
 	// sessionsClosed counts logouts, for tests and preflight.
@@ -122,7 +128,7 @@ func New(cfg Config) (*Client, error) {
 		MaxConnsPerHost: 1,
 		TLSClientConfig: tc,
 	}
-	c := &Client{cfg: cfg, sem: make(chan struct{}, 1)}
+	c := &Client{cfg: cfg, sem: make(chan struct{}, 1), base: tr}
 	c.http = &http.Client{Transport: &retryTransport{
 		next: tr, retry: cfg.Retry, perTry: cfg.Timeouts.Request, log: cfg.Log, node: cfg.Node,
 		retried: func() { c.retries.Add(1) },
@@ -321,25 +327,45 @@ func (c *Client) logout(ctx context.Context, api *gofish.APIClient) {
 	if !strings.HasPrefix(uri, "https://") {
 		uri = c.cfg.Endpoint + "/" + strings.TrimPrefix(uri, "/")
 	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeouts.Request)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeouts.Logout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(lctx, http.MethodDelete, uri, nil)
-	if err != nil {
-		c.cfg.Log.Warn("iDRAC session not logged out", "node", c.cfg.Node, "bmc", c.cfg.Endpoint, "err", err)
-		return
+	// A DELETE is idempotent (RFC 9110 9.2.2): retried on errors and
+	// 5xx until the logout deadline; 404 means the session is gone.
+	hc := &http.Client{Transport: c.base}
+	var why string
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(lctx, http.MethodDelete, uri, nil)
+		if err != nil {
+			why = err.Error()
+			break
+		}
+		req.Header.Set("X-Auth-Token", sess.Token)
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound {
+				c.sessionsClosed.Add(1)
+				return
+			}
+			why = resp.Status
+			if resp.StatusCode < 500 {
+				break
+			}
+		} else {
+			why = err.Error()
+		}
+		if attempt >= c.cfg.Retry.Attempts || lctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(c.cfg.Retry.backoff(attempt))
+		select {
+		case <-t.C:
+		case <-lctx.Done():
+			t.Stop()
+		}
 	}
-	req.Header.Set("X-Auth-Token", sess.Token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.cfg.Log.Warn("iDRAC session not logged out", "node", c.cfg.Node, "bmc", c.cfg.Endpoint, "err", err)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotFound {
-		c.cfg.Log.Warn("iDRAC session not logged out", "node", c.cfg.Node, "bmc", c.cfg.Endpoint, "status", resp.Status)
-		return
-	}
-	c.sessionsClosed.Add(1)
+	c.cfg.Log.Warn("iDRAC session not logged out: it counts against the session limit until it times out",
+		"node", c.cfg.Node, "bmc", c.cfg.Endpoint, "reason", why)
 }
 
 // SessionsClosed counts the Redfish sessions this client logged out.

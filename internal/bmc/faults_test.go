@@ -57,6 +57,8 @@ func TestFaults(t *testing.T) {
 			faults:   []idracsim.Fault{{Kind: idracsim.FaultLatency, Delay: time.Minute, Path: idracsim.SystemPath}},
 			cfg:      func(c *Config) { c.Timeouts.ResponseHeader = 100 * time.Millisecond; c.Retry.Attempts = 1 },
 			wantText: "timeout awaiting response headers"},
+		{name: "logout answered 503 once is retried",
+			faults: []idracsim.Fault{{Kind: idracsim.FaultStatus, Status: http.StatusServiceUnavailable, Times: 1, Method: "DELETE"}}},
 		{name: "wrong password",
 			cfg:      func(c *Config) { c.Password = provision.NewSecret("wrong-secret-pw") },
 			wantErr:  ErrAuth,

@@ -68,10 +68,15 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, body, written, err := t.once(req)
 		retry, why := shouldRetry(req.Method, resp, body, written, err)
 		if !retry || attempt >= t.retry.Attempts || req.Context().Err() != nil {
-			if err != nil {
-				return nil, err
+			switch {
+			case err == nil:
+				return resp, nil
+			case req.Context().Err() != nil && !errors.Is(err, req.Context().Err()):
+				// The caller's deadline is the cause, whatever the
+				// broken connection said (EOF, reset).
+				return nil, fmt.Errorf("%w (%v)", req.Context().Err(), err)
 			}
-			return resp, nil
+			return nil, err
 		}
 		wait := t.retry.backoff(attempt)
 		if resp != nil {

@@ -121,7 +121,9 @@ func (s *Sim) withFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := s.faults.take(r.Method, r.URL.Path, FaultLatency); f != nil {
 			if !sleepCtx(r.Context(), f.Delay) {
-				return
+				// Never answer a request given up on: an empty 200
+				// would reach a client whose connection is still open.
+				panic(http.ErrAbortHandler)
 			}
 		}
 		f := s.faults.take(r.Method, r.URL.Path, FaultStatus, FaultStallBody, FaultDrop)
