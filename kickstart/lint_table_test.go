@@ -118,6 +118,11 @@ func TestLintRules(t *testing.T) {
 			want: []string{"t.ks:22: rootpw is already given at line 7; the installer keeps only the last"}},
 		{name: "required/fail", body: strings.Replace(lintBase, "lang en_US.UTF-8\n", "", 1) + lintDisks, whole: true,
 			want: []string{"t.ks:1: no lang command: the installer would stop and ask"}},
+		{name: "mount-unique/pass", body: lintDisks + "part swap --size=100 --ondisk=sda\npart swap --size=100 --ondisk=sdb\n"},
+		{name: "bash-n/pass", body: lintDisks + "%post\nif true; then echo x; fi\ncat > /etc/x <<'EOF'\nfi fi\nEOF\n%end\n"},
+		{name: "duplicate/pass", body: lintDisks + "network --device=em2 --bootproto=dhcp --onboot=no\nrepo --name=a --baseurl=http://x/a\nrepo --name=b --baseurl=http://x/b\n"},
+		{name: "autopart-alone/pass", body: "autopart\n"},
+		{name: "unknown-command/pass", body: lintDisks + "unsupported_hardware\nsshpw --username=install --iscrypted $6$s$h\nreboot --eject\n"},
 		{name: "size-unit/fail", body: strings.Replace(lintDisks, "--size=500 --ondisk=sda", "--size=500M --ondisk=sda", 1),
 			want: []string{"t.ks:14: part --size=500M is not a whole number (MiB, no unit)"}},
 	}
