@@ -171,6 +171,7 @@ func PXELinux(plan *provision.Plan, node *provision.NodePlan, st State) ([]byte,
 	var b bytes.Buffer
 	if node.Appliance || !st.Netboot {
 		fmt.Fprintf(&b, "# provision: %s (site %s): netboot off, boot the local disk\n", node.Name, plan.Site.Name)
+		b.WriteString(serialDirective(node.Console))
 		b.WriteString(pxelinuxLocal)
 		return b.Bytes(), nil
 	}
@@ -180,6 +181,7 @@ func PXELinux(plan *provision.Plan, node *provision.NodePlan, st State) ([]byte,
 	}
 	tree := strings.TrimPrefix(ib.tree, "/") + "/"
 	fmt.Fprintf(&b, "# provision: %s (site %s): netboot on, install %s\n", node.Name, plan.Site.Name, node.Image)
+	b.WriteString(serialDirective(node.Console))
 	b.WriteString("DEFAULT install\nPROMPT 0\nTIMEOUT 0\n")
 	b.WriteString("LABEL install\n")
 	fmt.Fprintf(&b, "  KERNEL %s%s\n", tree, treeKernel)
@@ -190,6 +192,32 @@ func PXELinux(plan *provision.Plan, node *provision.NodePlan, st State) ([]byte,
 		b.WriteString("  IPAPPEND 2\n")
 	}
 	return b.Bytes(), nil
+}
+
+// serialDirective mirrors pxelinux's console to the serial port the
+// kernel console uses ("ttyS1,115200n8" -> "SERIAL 1 115200"), so
+// serial-over-LAN shows the boot loader too. SERIAL must come first in the
+// file.
+func serialDirective(console string) string {
+	rest, ok := strings.CutPrefix(console, "ttyS")
+	if !ok {
+		return ""
+	}
+	port, opts, _ := strings.Cut(rest, ",")
+	// The speed is the leading digits of "115200n8".
+	baud := opts
+	if i := strings.IndexFunc(opts, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		baud = opts[:i]
+	}
+	switch {
+	case port == "" || strings.Trim(port, "0123456789") != "":
+		return ""
+	case opts == "":
+		baud = "9600" // the kernel's default too
+	case baud == "":
+		return ""
+	}
+	return "SERIAL " + port + " " + baud + "\n"
 }
 
 const pxelinuxLocal = "DEFAULT local\nPROMPT 0\nTIMEOUT 0\nLABEL local\n  LOCALBOOT 0\n"

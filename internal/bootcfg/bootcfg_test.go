@@ -48,7 +48,9 @@ type variant struct {
 	mode   string // boot mode the node is given
 	loader string
 	mac    string // PXE MAC the plan knows, if any
-	state  State
+	// console, when set, replaces the node's console.
+	console string
+	state   State
 }
 
 var variants = []variant{
@@ -59,6 +61,8 @@ var variants = []variant{
 	{name: "pxelinux install", render: PXELinux, mode: "bios", loader: "pxelinux", state: State{Netboot: true, Token: provision.NewSecret("0123abcd")}},
 	{name: "pxelinux install (MAC known, no token)", render: PXELinux, mode: "bios", loader: "pxelinux", mac: "aa:bb:cc:00:00:01", state: State{Netboot: true}},
 	{name: "pxelinux local", render: PXELinux, mode: "bios", loader: "pxelinux", state: State{Netboot: false}},
+	{name: "pxelinux install (serial console)", render: PXELinux, mode: "bios", loader: "pxelinux", console: "ttyS1,115200n8", state: State{Netboot: true, Token: provision.NewSecret("0123abcd")}},
+	{name: "ipxe install (serial console)", render: IPXE, mode: "bios", loader: "ipxe", console: "ttyS1,115200n8", state: State{Netboot: true, Token: provision.NewSecret("0123abcd")}},
 }
 
 // TestGolden renders every variant of every node of both example sites
@@ -72,6 +76,9 @@ func TestGolden(t *testing.T) {
 				for _, v := range variants {
 					n := *node
 					n.BootMode, n.Loader, n.PXE.MAC = v.mode, v.loader, v.mac
+					if v.console != "" {
+						n.Console = v.console
+					}
 					b, err := v.render(plan, &n, v.state)
 					if err != nil {
 						t.Fatalf("%s %s: %v", node.Name, v.name, err)
@@ -220,4 +227,21 @@ func FuzzParseMAC(f *testing.F) {
 			t.Fatalf("round trip of %q: %v %v", s, again, err)
 		}
 	})
+}
+
+func TestSerialDirective(t *testing.T) {
+	for in, want := range map[string]string{
+		"ttyS0,115200n8": "SERIAL 0 115200\n",
+		"ttyS1,57600":    "SERIAL 1 57600\n",
+		"ttyS1":          "SERIAL 1 9600\n",
+		"tty0":           "",
+		"":               "",
+		"ttyS,115200":    "",
+		"ttyS0,fast":     "",
+		"ttyS0 x,9600":   "",
+	} {
+		if got := serialDirective(in); got != want {
+			t.Errorf("serialDirective(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
