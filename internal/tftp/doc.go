@@ -13,6 +13,7 @@
 // no windowsize (RFC 7440).
 //
 // Each request ends in one provision.Event: transfer, transfer-failed,
+// probe (a client that asked only for the size, as UEFI firmware does),
 // not-found or refused, with the node when the client's address names
 // one, the file, bytes and duration.
 package tftp

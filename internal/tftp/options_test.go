@@ -155,3 +155,37 @@ func TestShutdownAbortsTransfers(t *testing.T) {
 		t.Fatal("Serve did not return")
 	}
 }
+
+// TestSizeProbe answers the OACK with an ERROR, as UEFI firmware does
+// when it only wanted the size: a probe, not a failed transfer.
+func TestSizeProbe(t *testing.T) {
+	f := newFixture(t, 5000)
+	ts := serve(t, f.server(t))
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	to, err := net.ResolveUDPAddr("udp4", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WriteTo([]byte("\x00\x01centos-6.5/images/pxeboot/vmlinuz\x00octet\x00tsize\x000\x00"), to); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 600)
+	n, from, err := c.ReadFrom(buf)
+	if err != nil || buf[1] != 6 || !strings.Contains(string(buf[:n]), "tsize\x005000\x00") {
+		t.Fatalf("want an OACK with tsize 5000, got %q, %v", buf[:n], err)
+	}
+	if _, err := c.WriteTo([]byte("\x00\x05\x00\x08size only\x00"), from); err != nil {
+		t.Fatal(err)
+	}
+	ev := ts.waitEvents(t, 1)[0]
+	if ev.Kind != KindProbe || ev.Attrs["size"] != "5000" || ev.Attrs["error"] != "" {
+		t.Errorf("event %+v, want a probe of size 5000", ev)
+	}
+}

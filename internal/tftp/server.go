@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pin/tftp/v3"
@@ -35,7 +36,7 @@ type Server struct {
 	// means nodes are never named.
 	Lookup func(netip.Addr) string
 	// Events receives one event per request: transfer (done),
-	// transfer-failed, not-found or refused. It is called from the
+	// transfer-failed, probe (a size query), not-found or refused. It is called from the
 	// transfer's goroutine and must not block for long.
 	Events provision.EventSink
 	Log    *slog.Logger
@@ -56,6 +57,10 @@ const (
 	KindTransferFailed = "transfer-failed"
 	KindNotFound       = "not-found"
 	KindRefused        = "refused"
+	// KindProbe is a client that asked for the size (tsize) and ended
+	// the transfer on the answer, as UEFI firmware does before it
+	// fetches a file: not a failure.
+	KindProbe = "probe"
 )
 
 // Serve answers read requests until ctx ends. Then it stops listening,
@@ -215,8 +220,16 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 	ev.Attrs["bytes"] = strconv.FormatInt(n, 10)
 	ev.Attrs["duration"] = s.now().Sub(start).String()
 	if err != nil {
-		// ReadFrom has told the client already.
-		s.emit(ev, KindTransferFailed, err)
+		// ReadFrom has told the client already. pin/tftp reports an
+		// ERROR packet from the client as "sending block N: code=..."; one
+		// answering the OACK (block 0) ends a size probe (RFC 2347: the
+		// client may refuse the options with error code 8).
+		kind := KindTransferFailed
+		if n == 0 && strings.HasPrefix(err.Error(), "sending block 0: code=") {
+			kind, err = KindProbe, nil
+			ev.Attrs["size"] = strconv.FormatInt(size, 10)
+		}
+		s.emit(ev, kind, err)
 		return nil
 	}
 	s.emit(ev, KindTransfer, nil)
@@ -247,7 +260,7 @@ func (s *Server) emit(ev provision.Event, kind string, err error) {
 	switch kind {
 	case KindTransfer:
 		s.log().Info("tftp transfer", append(args, "route", ev.Attrs["route"], "bytes", ev.Attrs["bytes"], "duration", ev.Attrs["duration"])...)
-	case KindNotFound:
+	case KindNotFound, KindProbe:
 		s.log().Debug("tftp file not found", args...)
 	default:
 		s.log().Warn("tftp "+kind, append(args, "error", ev.Attrs["error"])...)
