@@ -20,14 +20,13 @@ type step struct {
 	kind          string
 	skipped, ran  string
 	attrs         map[string]string
-	alwaysRun     bool
 	verifyNotDone string // what failed, for the timeout error
 }
 
 // runSteps runs a job's steps in order and stops at the first failure.
 func (s *session) runSteps(ctx context.Context, steps []step) error {
 	for _, st := range steps {
-		if st.done != nil && !st.alwaysRun {
+		if st.done != nil {
 			ok, err := st.done(ctx, s)
 			if err != nil {
 				return fmt.Errorf("%s: %w", st.name, err)

@@ -285,8 +285,9 @@ func isOn(p schemas.PowerState) bool {
 	return p == schemas.OnPowerState || p == schemas.PoweringOnPowerState
 }
 
-// Power reads the power state, picks a ResetType the system allows for
-// the action, resets and waits (up to Timeouts.Power) for the state.
+// Power reads the power state, picks the ResetTypes the system allows for
+// the action and runs them as a job: each step is skipped when its state
+// already holds, else reset and waited for (up to Timeouts.Power).
 func (c *Client) Power(ctx context.Context, action Action) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeouts.Operation+c.cfg.Timeouts.Power)
 	defer cancel()
@@ -296,66 +297,76 @@ func (c *Client) Power(ctx context.Context, action Action) error {
 			return err
 		}
 		allowed := resetTypes(sys)
-		was := sys.PowerState
-		on := isOn(was)
-		var steps []schemas.ResetType
-		var want schemas.PowerState
-		switch action {
-		case On:
-			steps, want = []schemas.ResetType{schemas.OnResetType}, schemas.OnPowerState
-		case Off:
-			steps, want = []schemas.ResetType{schemas.ForceOffResetType}, schemas.OffPowerState
-		case Shutdown:
-			steps, want = []schemas.ResetType{schemas.GracefulShutdownResetType}, schemas.OffPowerState
-		case Cycle:
-			want = schemas.OnPowerState
-			switch {
-			case !on:
-				steps = []schemas.ResetType{schemas.OnResetType}
-			case len(allowed) == 0 || slices.Contains(allowed, string(schemas.ForceRestartResetType)):
-				steps = []schemas.ResetType{schemas.ForceRestartResetType}
-			case slices.Contains(allowed, string(schemas.PowerCycleResetType)):
-				steps = []schemas.ResetType{schemas.PowerCycleResetType}
-			default:
-				steps = []schemas.ResetType{schemas.ForceOffResetType, schemas.OnResetType}
-			}
-		default:
-			return fmt.Errorf("power action %q: %w", action, ErrNotAllowed)
+		resets, err := chooseResets(action, sys.PowerState, allowed)
+		if err != nil {
+			return err
 		}
-		if action != Cycle && isOn(want) == on && (was == want || was == schemas.PoweringOnPowerState) {
-			c.emit("power", fmt.Sprintf("power %s: already %s", action, was), map[string]string{"action": string(action), "changed": "false", "state": string(was)})
-			return s.waitPower(ctx, sys, want)
-		}
-		if action != Cycle && isOn(want) == on && was == schemas.PoweringOffPowerState {
-			return s.waitPower(ctx, sys, want)
-		}
-		for _, rt := range steps {
+		for _, rt := range resets {
 			if len(allowed) > 0 && !slices.Contains(allowed, string(rt)) {
 				return fmt.Errorf("ResetType %s: %w (allowed: %s)", rt, ErrNotAllowed, strings.Join(allowed, ", "))
 			}
-			if err := s.reset(sys, rt); err != nil {
-				return err
-			}
+		}
+		var steps []step
+		for _, rt := range resets {
 			target := schemas.OnPowerState
 			if rt == schemas.ForceOffResetType || rt == schemas.GracefulShutdownResetType {
 				target = schemas.OffPowerState
 			}
-			if err := s.waitPower(ctx, sys, target); err != nil {
-				return err
+			st := step{
+				name:          "ResetType " + string(rt),
+				run:           func(ctx context.Context, s *session) error { return s.reset(sys, rt) },
+				wait:          c.cfg.Timeouts.Power,
+				kind:          "power",
+				ran:           fmt.Sprintf("power %s: %s, now %s", action, rt, target),
+				skipped:       fmt.Sprintf("power %s: already %s", action, target),
+				attrs:         map[string]string{"action": string(action), "reset": string(rt), "state": string(target), "from": string(sys.PowerState)},
+				verifyNotDone: "power state is not " + string(target),
 			}
+			// A restart keeps the state On: there is nothing to check
+			// before or after it.
+			if rt != schemas.ForceRestartResetType && rt != schemas.PowerCycleResetType {
+				st.done = powerIs(sys.ODataID, target)
+			}
+			steps = append(steps, st)
 		}
-		c.emit("power", fmt.Sprintf("power %s: %s -> %s", action, was, want),
-			map[string]string{"action": string(action), "changed": "true", "from": string(was), "state": string(want), "reset": resetNames(steps)})
-		return nil
+		return s.runSteps(ctx, steps)
 	})
 }
 
-func resetNames(rts []schemas.ResetType) string {
-	names := make([]string, len(rts))
-	for i, r := range rts {
-		names[i] = string(r)
+// chooseResets picks the ResetTypes of an action from the power state:
+// On when off; ForceRestart (else PowerCycle, else ForceOff and On) to
+// cycle a running server.
+func chooseResets(action Action, state schemas.PowerState, allowed []string) ([]schemas.ResetType, error) {
+	switch action {
+	case On:
+		return []schemas.ResetType{schemas.OnResetType}, nil
+	case Off:
+		return []schemas.ResetType{schemas.ForceOffResetType}, nil
+	case Shutdown:
+		return []schemas.ResetType{schemas.GracefulShutdownResetType}, nil
+	case Cycle:
+		switch {
+		case !isOn(state):
+			return []schemas.ResetType{schemas.OnResetType}, nil
+		case len(allowed) == 0 || slices.Contains(allowed, string(schemas.ForceRestartResetType)):
+			return []schemas.ResetType{schemas.ForceRestartResetType}, nil
+		case slices.Contains(allowed, string(schemas.PowerCycleResetType)):
+			return []schemas.ResetType{schemas.PowerCycleResetType}, nil
+		}
+		return []schemas.ResetType{schemas.ForceOffResetType, schemas.OnResetType}, nil
 	}
-	return strings.Join(names, "+")
+	return nil, fmt.Errorf("power action %q: %w", action, ErrNotAllowed)
+}
+
+// powerIs is a step's check that the system's power state is want.
+func powerIs(uri string, want schemas.PowerState) func(context.Context, *session) (bool, error) {
+	return func(_ context.Context, s *session) (bool, error) {
+		cur, err := schemas.GetComputerSystem(s.api, uri)
+		if err != nil {
+			return false, describe(err)
+		}
+		return cur.PowerState == want, nil
+	}
 }
 
 // reset posts one ResetType. A 409 that says the server already is where
@@ -373,21 +384,4 @@ func (s *session) reset(sys *schemas.ComputerSystem, rt schemas.ResetType) error
 		return fmt.Errorf("ResetType %s: %w (a 404 on the Reset action can mean Redfish is disabled or the firmware too old)", rt, describe(err))
 	}
 	return fmt.Errorf("ResetType %s: %w", rt, describe(err))
-}
-
-// waitPower polls the power state until it is want, or Timeouts.Power
-// passes.
-func (s *session) waitPower(ctx context.Context, sys *schemas.ComputerSystem, want schemas.PowerState) error {
-	return s.waitFor(ctx, step{
-		name: "power " + string(want),
-		done: func(ctx context.Context, s *session) (bool, error) {
-			cur, err := schemas.GetComputerSystem(s.api, sys.ODataID)
-			if err != nil {
-				return false, describe(err)
-			}
-			return cur.PowerState == want, nil
-		},
-		wait:          s.c.cfg.Timeouts.Power,
-		verifyNotDone: "power state is not " + string(want),
-	})
 }
