@@ -88,6 +88,8 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.imagesCmd(),
 		a.renderCmd(),
 		a.lintCmd(),
+		a.dhcpCmd(),
+		a.discoveredCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root

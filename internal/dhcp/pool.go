@@ -55,10 +55,15 @@ func (p *Pool) check(inside netip.Prefix, reserved map[netip.Addr]bool) error {
 	if !inside.Contains(p.First) || !inside.Contains(p.Last) {
 		return fmt.Errorf("pool %s-%s is not inside the management network %s", p.First, p.Last, inside)
 	}
+	// The lowest such address, so the message is the same every run.
+	var held netip.Addr
 	for a := range reserved {
-		if !a.Less(p.First) && !p.Last.Less(a) {
-			return fmt.Errorf("pool %s-%s holds %s, an address of the site", p.First, p.Last, a)
+		if !a.Less(p.First) && !p.Last.Less(a) && (!held.IsValid() || a.Less(held)) {
+			held = a
 		}
+	}
+	if held.IsValid() {
+		return fmt.Errorf("pool %s-%s holds %s, an address of the site", p.First, p.Last, held)
 	}
 	return nil
 }

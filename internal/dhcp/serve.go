@@ -58,10 +58,10 @@ func ListenUDP(ctx context.Context, ifname string, port int) (net.PacketConn, er
 // finish with the plan they started with; none is dropped.
 func (s *Server) Reload(p *provision.Plan) error {
 	if p == nil {
-		return errors.New("dhcp: reload: no plan")
+		return errors.New("dhcp: no plan")
 	}
 	if err := s.checkPool(p); err != nil {
-		return fmt.Errorf("dhcp: reload: %w", err)
+		return fmt.Errorf("dhcp: plan: %w", err)
 	}
 	s.cur.Store(p)
 	s.index(p)
