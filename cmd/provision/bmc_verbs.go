@@ -18,7 +18,7 @@ import (
 
 // collect runs fn on every target and returns the results in target
 // order (for tables and JSON).
-func bmcCollect[T any](ctx context.Context, a *app, f *bmcFlags, ts []bmcTarget, fn func(context.Context, bmcTarget, *bmc.Client) (T, error)) ([]T, []error) {
+func bmcCollect[T any](ctx context.Context, f *bmcFlags, ts []bmcTarget, fn func(context.Context, bmcTarget, *bmc.Client) (T, error)) ([]T, []error) {
 	out := make([]T, len(ts))
 	errs := make([]error, len(ts))
 	sem := make(chan struct{}, max(f.parallel, 1))
@@ -62,7 +62,7 @@ func (a *app) bmcFailures(ts []bmcTarget, errs []error) error {
 }
 
 func (a *app) bmcStatus(ctx context.Context, f *bmcFlags, _ *store.Store, ts []bmcTarget) error {
-	sts, errs := bmcCollect(ctx, a, f, ts, func(ctx context.Context, _ bmcTarget, c *bmc.Client) (bmc.Status, error) {
+	sts, errs := bmcCollect(ctx, f, ts, func(ctx context.Context, _ bmcTarget, c *bmc.Client) (bmc.Status, error) {
 		return c.Status(ctx)
 	})
 	if f.asJSON {
@@ -90,7 +90,7 @@ func (a *app) bmcStatus(ctx context.Context, f *bmcFlags, _ *store.Store, ts []b
 }
 
 func (a *app) bmcDiscover(ctx context.Context, f *bmcFlags, st *store.Store, ts []bmcTarget) error {
-	ds, errs := bmcCollect(ctx, a, f, ts, func(ctx context.Context, t bmcTarget, c *bmc.Client) (bmc.Discovery, error) {
+	ds, errs := bmcCollect(ctx, f, ts, func(ctx context.Context, t bmcTarget, c *bmc.Client) (bmc.Discovery, error) {
 		var nics []provision.NIC
 		if t.node != nil {
 			nics = t.node.Hardware.NICs
@@ -183,7 +183,7 @@ func (a *app) bmcPXE(ctx context.Context, f *bmcFlags, _ *store.Store, ts []bmcT
 }
 
 func (a *app) bmcPreflight(ctx context.Context, f *bmcFlags, _ *store.Store, ts []bmcTarget) error {
-	ps, errs := bmcCollect(ctx, a, f, ts, func(ctx context.Context, _ bmcTarget, c *bmc.Client) (bmc.Preflight, error) {
+	ps, errs := bmcCollect(ctx, f, ts, func(ctx context.Context, _ bmcTarget, c *bmc.Client) (bmc.Preflight, error) {
 		return c.Preflight(ctx), nil
 	})
 	for i, err := range errs {
