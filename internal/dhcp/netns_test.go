@@ -244,3 +244,61 @@ func probeUntil(t testing.TB, s *Server, want int) []netip.Addr {
 		}
 	}
 }
+
+// TestProxyDHCPOverSockets: in ProxyDHCP mode a PXE DISCOVER gets an
+// offer with the boot file and no address on port 67, and a request to
+// port 4011 is acknowledged back to the client with the boot file.
+func TestProxyDHCPOverSockets(t *testing.T) {
+	plan := testPlan(t)
+	// The client holds its address already, from the other DHCP server.
+	l := newLab(t, macCompute01, "10.3.1.40/24")
+	l.serve(t, plan, func(s *Server) { s.ProxyDHCP, s.NoProbe = true, false })
+	var conn net.PacketConn
+	err := l.client.Do(func() error {
+		var err error
+		conn, err = ListenUDP(t.Context(), labClientIf, ClientPort)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exchange := func(req *dhcpv4.DHCPv4, to *net.UDPAddr) *dhcpv4.DHCPv4 {
+		t.Helper()
+		if _, err := conn.WriteTo(req.ToBytes(), to); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(labWait))
+		buf := make([]byte, maxPacket)
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no reply from %s: %v", to, err)
+			}
+			r, err := dhcpv4.FromBytes(buf[:n])
+			if err == nil && r.TransactionID == req.TransactionID {
+				return r
+			}
+		}
+	}
+	mac := mustMAC(t, macCompute01)
+	d, err := dhcpv4.NewDiscovery(mac, pxeBIOS, archBIOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer := exchange(d, &net.UDPAddr{IP: net.IPv4bcast, Port: ServerPort})
+	if offer.MessageType() != dhcpv4.MessageTypeOffer || !offer.YourIPAddr.IsUnspecified() ||
+		offer.BootFileName != DefaultBIOSFile || offer.ClassIdentifier() != "PXEClient" {
+		t.Errorf("proxy offer: %s", offer.Summary())
+	}
+	r, err := dhcpv4.New(dhcpv4.WithHwAddr(mac), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), pxeBIOS, archBIOS,
+		dhcpv4.WithClientIP(net.IPv4(10, 3, 1, 40)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := exchange(r, &net.UDPAddr{IP: net.IPv4(10, 3, 1, 10), Port: PXEServerPort})
+	if ack.MessageType() != dhcpv4.MessageTypeAck || !ack.YourIPAddr.IsUnspecified() || ack.BootFileName != DefaultBIOSFile ||
+		!ack.ServerIPAddr.Equal(net.IPv4(10, 3, 1, 10)) {
+		t.Errorf("boot server ack: %s", ack.Summary())
+	}
+}
