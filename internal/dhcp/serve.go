@@ -154,9 +154,16 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		})
 	}
+	// A reader that fails stops the others too.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	readErrs := make([]error, len(conns))
 	for i, c := range conns {
-		readWG.Go(func() { readErrs[i] = s.read(ctx, c.conn, c.boot, work) })
+		readWG.Go(func() {
+			if readErrs[i] = s.read(ctx, c.conn, c.boot, work); readErrs[i] != nil {
+				cancel()
+			}
+		})
 	}
 	if s.listening != nil {
 		s.listening()
@@ -177,6 +184,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.events != nil {
 		close(s.events)
 		evWG.Wait()
+		// Handle called after Serve hands events to the sink directly.
+		s.events = nil
 	}
 	return errors.Join(readErrs...)
 }
