@@ -9,7 +9,7 @@ BIN         := bin/provision
 SITE        ?= sites/paper.toml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests use as real peers. Each issue's tests add theirs.
-DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl redfishtool xorriso ipxe pxelinux syslinux-common
+DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
