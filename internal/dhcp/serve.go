@@ -25,6 +25,10 @@ type packet struct {
 // 576 bytes; clients with option 57 send more, never past an Ethernet MTU.
 const maxPacket = 1500
 
+// recvBuffer is the socket receive buffer asked for: 4 MiB, about 10,000
+// requests.
+const recvBuffer = 4 << 20
+
 // ListenUDP opens a UDP socket on port for a DHCP server: bound to
 // 0.0.0.0 (broadcasts reach only a socket bound to the wildcard address),
 // allowed to broadcast, and tied to ifname when it is set, so that
@@ -51,6 +55,11 @@ func ListenUDP(ctx context.Context, ifname string, port int) (net.PacketConn, er
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: listen on port %d of %q: %w", port, ifname, err)
 	}
+	// A rack powering on at once sends a burst, which the default
+	// receive buffer (about 200 KiB) drops before a worker is free. The
+	// kernel caps the size at net.core.rmem_max; a smaller buffer still
+	// works, so the error is not fatal.
+	_ = conn.(*net.UDPConn).SetReadBuffer(recvBuffer)
 	return conn, nil
 }
 
