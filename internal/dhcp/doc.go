@@ -15,5 +15,11 @@
 // ProxyDHCP mode) with SO_BROADCAST and SO_BINDTODEVICE, a bounded queue
 // and a fixed pool of workers. It does not set SO_REUSEPORT, so a second
 // server on the same port fails to start instead of silently sharing it,
-// and it probes the segment for another DHCP server before it answers.
+// and it probes the segment for another DHCP server before it answers
+// (Server.Probe; a *ConflictError names who answered). Server.Reload
+// swaps the plan while serving.
+//
+// The tests run real clients (busybox udhcpc, ISC dhclient), a relay and
+// other servers (busybox udhcpd, a second Server) in network namespaces
+// joined by veth pairs (package netnstest); they skip when not root.
 package dhcp
