@@ -55,7 +55,8 @@ const defaultProbeWait = 4 * time.Second
 func (s *Server) Probe(ctx context.Context) ([]netip.Addr, error) {
 	conn, err := s.listen(ctx, ClientPort)
 	if err != nil {
-		return nil, fmt.Errorf("dhcp: probe for other servers: %w", err)
+		// A DHCP client on the same interface may hold port 68.
+		return nil, fmt.Errorf("dhcp: probe for other servers (--no-probe skips it): %w", err)
 	}
 	defer conn.Close()
 	wait := s.ProbeWait
