@@ -302,3 +302,36 @@ func TestProxyDHCPOverSockets(t *testing.T) {
 		t.Errorf("boot server ack: %s", ack.Summary())
 	}
 }
+
+// TestDhclientRenews: with a 4 s lease dhclient renews after 2 s by
+// unicast from its address; the ACK goes back by unicast to ciaddr (RFC
+// 2131 4.1) and dhclient runs its RENEW hook.
+func TestDhclientRenews(t *testing.T) {
+	needTool(t, "dhclient")
+	plan := testPlan(t)
+	l := newLab(t, macController01, "")
+	l.serve(t, plan, func(s *Server) { s.LeaseTime = 4 * time.Second })
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := exec.Command("mkfifo", fifo).Run(); err != nil {
+		t.Fatal(err)
+	}
+	// The hook configures the address, as dhclient-script would, so the
+	// renewal can be sent from it.
+	script := filepath.Join(dir, "hook")
+	body := "#!/bin/sh\ncase \"$reason\" in\n" +
+		"BOUND) ip addr add \"$new_ip_address/24\" dev \"$interface\" ;;\n" +
+		"RENEW) echo \"RENEW $new_ip_address\" > '" + fifo + "' ;;\nesac\nexit 0\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, l.client, "dhclient", "-4", "-d", "-1", "-sf", script,
+		"-lf", filepath.Join(dir, "leases"), "-pf", filepath.Join(dir, "pid"), labClientIf)
+	if got := waitFIFO(t, fifo, c); got != "RENEW 10.3.1.20" {
+		t.Fatalf("hook said %q, want RENEW 10.3.1.20", got)
+	}
+	l.waitEvent(t, "lease")
+	if e := l.waitEvent(t, "lease"); e.Node != "controller01" {
+		t.Errorf("renewal lease event %+v", e)
+	}
+}
