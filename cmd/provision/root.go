@@ -90,6 +90,11 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.lintCmd(),
 		a.dhcpCmd(),
 		a.discoveredCmd(),
+		a.serveCmd(),
+		a.upCmd(),
+		a.roleCmd(),
+		a.rebuildCmd(),
+		a.statusCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root

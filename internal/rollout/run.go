@@ -123,17 +123,20 @@ func (e *Engine) runNode(ctx context.Context, n *provision.NodePlan, opt Options
 			return finish(e.Tracker.Status(n.Name))
 		}
 		e.Log.Warn("install attempt failed", "node", n.Name, "attempt", attempt, "reason", reason)
-		if e.Tracker.Status(n.Name).State != provision.StateFailed {
-			e.fail(n.Name, reason)
-		}
-		opt.Reinstall = true // the next attempt starts over
-		if attempt > e.Retries {
+		last := attempt > e.Retries
+		if last {
+			reason = fmt.Sprintf("%s (gave up after %d attempts)", reason, attempt)
 			// Out of budget: leave nothing that would PXE-install it later.
 			if err := e.Netboot(n.Name, false); err != nil {
 				e.Log.Error("netboot off", "node", n.Name, "err", err)
 			}
-			e.fail(n.Name, fmt.Sprintf("%s (gave up after %d attempts)", reason, attempt))
-			return finish(e.Tracker.Status(n.Name))
+		}
+		e.fail(n.Name, reason)
+		opt.Reinstall = true // the next attempt starts over
+		if last {
+			res = finish(e.Tracker.Status(n.Name))
+			res.Reason = reason
+			return res
 		}
 	}
 }
@@ -142,7 +145,7 @@ func (e *Engine) runNode(ctx context.Context, n *provision.NodePlan, opt Options
 // reason as a message only.
 func (e *Engine) fail(node, reason string) {
 	if e.Tracker.Status(node).State == provision.StateFailed {
-		e.record(node, "gave-up", reason)
+		e.record(node, "attempt-failed", reason)
 		return
 	}
 	e.record(node, provision.KindFailed, reason)

@@ -37,8 +37,14 @@ type Tracker struct {
 }
 
 type subscriber struct {
-	ch      chan provision.Event
+	ch      chan Update
 	dropped int
+}
+
+// Update is an event as recorded, with the node's status right after it.
+type Update struct {
+	Event  provision.Event
+	Status provision.Status
 }
 
 // New replays the log into node states.
@@ -96,12 +102,15 @@ func (t *Tracker) RecordErr(e provision.Event) (provision.Event, error) {
 		t.errs++
 		return e, err
 	}
+	var st provision.Status
 	if stored.Node != "" {
-		st, ok := t.status[stored.Node]
+		var ok bool
+		st, ok = t.status[stored.Node]
 		if !ok {
 			st = provision.Status{Node: stored.Node, State: provision.StateNew}
 		}
-		st, err := provision.Apply(st, stored)
+		var err error
+		st, err = provision.Apply(st, stored)
 		var ill *provision.IllegalTransition
 		if errors.As(err, &ill) {
 			t.slog.Warn("event refused by the node state machine", "node", stored.Node, "state", ill.State,
@@ -113,7 +122,7 @@ func (t *Tracker) RecordErr(e provision.Event) (provision.Event, error) {
 	t.changed = make(chan struct{})
 	for s := range t.subs {
 		select {
-		case s.ch <- stored:
+		case s.ch <- Update{Event: stored, Status: st}:
 		default:
 			s.dropped++
 		}
@@ -164,11 +173,12 @@ func (t *Tracker) Wait(ctx context.Context, node string, cond func(provision.Sta
 	}
 }
 
-// Subscribe returns a channel of every event recorded from now on, until
+// Subscribe returns a channel of every event recorded from now on, with
+// the status it left its node in, until
 // ctx ends (then the channel is closed). A subscriber that does not keep
 // up loses events rather than slowing the servers down.
-func (t *Tracker) Subscribe(ctx context.Context, buffer int) <-chan provision.Event {
-	s := &subscriber{ch: make(chan provision.Event, buffer)}
+func (t *Tracker) Subscribe(ctx context.Context, buffer int) <-chan Update {
+	s := &subscriber{ch: make(chan Update, buffer)}
 	t.mu.Lock()
 	t.subs[s] = struct{}{}
 	t.mu.Unlock()

@@ -90,8 +90,8 @@ func TestSubscribe(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	ch := tr.Subscribe(ctx, 4)
 	tr.Record(ev("n1", provision.SourceRollout, provision.KindBegin))
-	if e := <-ch; e.Node != "n1" || e.Seq == 0 {
-		t.Fatalf("%+v", e)
+	if u := <-ch; u.Event.Node != "n1" || u.Event.Seq == 0 || u.Status.State != provision.StateNew || u.Status.Attempt != 1 {
+		t.Fatalf("%+v", u)
 	}
 	for range 10 { // more than the buffer: dropped, never blocking
 		tr.Record(ev("n1", provision.SourceBMC, "preflight"))

@@ -1,0 +1,177 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/provision/provision/images"
+	"github.com/provision/provision/internal/bootcfg"
+	"github.com/provision/provision/internal/dhcp"
+	"github.com/provision/provision/internal/httpd"
+	"github.com/provision/provision/internal/tftp"
+	"github.com/provision/provision/kickstart"
+	"github.com/provision/provision/provision"
+	"golang.org/x/sync/errgroup"
+)
+
+// Servers are the appliance's network servers, configured and ready to
+// Serve. Fields may be adjusted (tests give listeners) before Serve.
+type Servers struct {
+	DHCP *dhcp.Server // nil when Config.NoDHCP
+	TFTP *tftp.Server
+	HTTP *httpd.Server
+}
+
+// Servers builds the DHCP, TFTP and HTTP servers of the current plan.
+func (a *Appliance) Servers() (*Servers, error) {
+	addr := a.addr()
+	if !addr.IsValid() {
+		return nil, errors.New("no appliance address: set [site] appliance in the site file or --addr")
+	}
+	loaders, err := images.FindLoaders(images.LoaderConfig{Paths: a.cfg.Loaders})
+	if err != nil {
+		return nil, fmt.Errorf("boot loaders: %w", err)
+	}
+	for name, tried := range loaders.Missing {
+		a.log.Warn("boot loader not found: nodes that need it cannot boot", "loader", name, "tried", strings.Join(tried, " "))
+	}
+	root := a.imagesRoot()
+	routes := []tftp.Route{
+		tftp.Files("loaders", loaders.Paths()),
+		tftp.Dynamic("pxelinux.cfg", tftp.Prefix("pxelinux.cfg/"), a.pxelinuxConfig),
+	}
+	if root != nil {
+		routes = append(routes, tftp.Tree("images", "images/", root))
+	}
+	s := &Servers{
+		TFTP: &tftp.Server{
+			Addr:   netip.AddrPortFrom(addr, uint16(a.cfg.TFTPPort)).String(),
+			Routes: routes,
+			Lookup: a.nodeAt,
+			Events: a.Tracker.Record,
+			Log:    a.log.With("server", "tftp"),
+		},
+		HTTP: &httpd.Server{
+			Addr:      net.JoinHostPort(addr.String(), strconv.Itoa(a.cfg.HTTPPort)),
+			Plan:      a.Plan,
+			Flags:     a.Store,
+			Tokens:    a.Keys,
+			MACs:      a.Store.MACs,
+			Kickstart: a.kickstart,
+			Images:    root,
+			Events:    a.Tracker.Record,
+			Log:       a.log.With("server", "http"),
+		},
+	}
+	if !a.cfg.NoDHCP {
+		s.DHCP = &dhcp.Server{
+			Plan:      a.Plan,
+			Interface: a.cfg.Interface,
+			ServerID:  addr,
+			ProxyDHCP: a.cfg.ProxyDHCP,
+			Netboot: func(n *provision.NodePlan) bool {
+				on, err := a.Store.Netboot(n)
+				if err != nil {
+					a.log.Error("netboot flag", "node", n.Name, "err", err)
+					return false // never install a node whose flag cannot be read
+				}
+				return on
+			},
+			Events: a.Tracker.Record,
+			Log:    a.log.With("server", "dhcp"),
+		}
+		if a.cfg.Pool != "" {
+			p, err := dhcp.ParsePool(a.cfg.Pool)
+			if err != nil {
+				return nil, fmt.Errorf("--pool: %w", err)
+			}
+			s.DHCP.Pool = p
+		}
+	}
+	return s, nil
+}
+
+// Serve runs the servers until ctx ends. The first to fail stops the
+// others.
+func (s *Servers) Serve(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	if s.DHCP != nil {
+		g.Go(func() error { return s.DHCP.Serve(ctx) })
+	}
+	g.Go(func() error { return s.TFTP.Serve(ctx) })
+	g.Go(func() error { return s.HTTP.Serve(ctx) })
+	return g.Wait()
+}
+
+// imagesRoot opens the install trees' directory, or returns nil (and
+// says so) when none was imported yet.
+func (a *Appliance) imagesRoot() *os.Root {
+	root, err := a.Images.OpenRoot()
+	if err != nil {
+		a.log.Warn("no install trees: import one with provision images import", "dir", a.Images.Dir, "err", err)
+		return nil
+	}
+	return root
+}
+
+// nodeAt names the node whose management address is ip.
+func (a *Appliance) nodeAt(ip netip.Addr) string {
+	for _, n := range a.Plan().Nodes {
+		if n.PXE.Address == ip {
+			return n.Name
+		}
+	}
+	return ""
+}
+
+// kickstart renders a node's kickstart with its secrets, for the HTTP
+// server (which serves it only to the node itself).
+func (a *Appliance) kickstart(_ context.Context, plan *provision.Plan, n *provision.NodePlan) ([]byte, error) {
+	in, err := a.Keys.KickstartInputs(n.Name, a.Site().Secrets)
+	if err != nil {
+		return nil, err
+	}
+	return kickstart.Render(plan, n, in)
+}
+
+// pxelinuxConfig answers pxelinux.cfg/01-<mac> for pxelinux nodes, and
+// pxelinux.cfg/default (local boot) for everything else pxelinux asks.
+func (a *Appliance) pxelinuxConfig(_ context.Context, _ netip.Addr, path string) ([]byte, error) {
+	plan := a.Plan()
+	name := strings.TrimPrefix(path, "pxelinux.cfg/")
+	mac, ok := strings.CutPrefix(name, "01-")
+	if !ok {
+		if name == "default" {
+			return bootcfg.PXELinuxDefault(plan), nil
+		}
+		return nil, fs.ErrNotExist
+	}
+	hw, err := bootcfg.ParseMAC(mac)
+	if err != nil {
+		return nil, fs.ErrNotExist
+	}
+	n, ok := plan.NodeByMAC(hw)
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	on, err := a.Store.Netboot(n)
+	if err != nil {
+		return nil, err
+	}
+	st := bootcfg.State{Netboot: on}
+	if on {
+		tok, err := a.Keys.Token(n.Name)
+		if err != nil {
+			return nil, err
+		}
+		st.Token = provision.NewSecret(tok)
+	}
+	return bootcfg.PXELinux(plan, n, st)
+}
