@@ -122,7 +122,10 @@ func IPXE(plan *provision.Plan, node *provision.NodePlan, st State) ([]byte, err
 	b.WriteString("boot || goto failed\n")
 	b.WriteString(":failed\n")
 	fmt.Fprintf(&b, "echo provision: could not boot the installer of %s, booting the local disk in 30 s\n", node.Name)
-	b.WriteString("sleep 30\n")
+	// A key pressed during sleep makes it fail, which would end the
+	// script; the goto keeps the local boot either way.
+	b.WriteString("sleep 30 || goto local\n")
+	b.WriteString(":local\n")
 	localIPXE(&b, node.BootMode)
 	return b.Bytes(), nil
 }

@@ -27,6 +27,14 @@
 // would interpret (whitespace, $ other than the BOOTIF expansion, quotes,
 // #, ||, &&), so a site's kernel_args cannot change the script.
 //
+// TestQEMUPXELinux and httpd's TestQEMUiPXE run these outputs in Debian's
+// iPXE ROM and pxelinux 6.04 under QEMU (PROVISION_QEMU=1).
+//
+// pxelinux configs name kernel and initrd relative to the TFTP root
+// (images/<image>/os/x86_64/images/pxeboot/...), which the TFTP server
+// must serve from the install trees. A node with a serial console gets
+// a SERIAL directive, so serial-over-LAN shows pxelinux too.
+//
 // CentOS 6.5's kernel (2.6.32) has no EFI stub: an iPXE on UEFI cannot
 // start it directly. UEFI scripts are still rendered (initrd=initrd.img on
 // the command line, as EFI-stub kernels need) for installers that can.
