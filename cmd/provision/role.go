@@ -31,6 +31,9 @@ change its roles in the site file ('provision check'), then run this.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inLab, err := a.intoLab(cmd); inLab {
+				return err
+			}
 			ap, err := a.openAppliance(&f.serve)
 			if err != nil {
 				return err
@@ -67,6 +70,9 @@ wiped and asks (or --yes).`,
 		Example: `  provision rebuild --site sites/staging.toml --yes`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if inLab, err := a.intoLab(cmd); inLab {
+				return err
+			}
 			ap, err := a.openAppliance(&f.serve)
 			if err != nil {
 				return err

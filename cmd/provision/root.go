@@ -34,6 +34,7 @@ type app struct {
 	state          string // --state
 	verbose        bool
 	log            *slog.Logger
+	args           []string // as run was given them
 }
 
 const (
@@ -44,7 +45,7 @@ const (
 // run executes the CLI with args (without the program name). Tests call it
 // in-process.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, args: args}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -95,6 +96,7 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.roleCmd(),
 		a.rebuildCmd(),
 		a.statusCmd(),
+		a.labCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
@@ -124,6 +126,18 @@ func (a *app) resolveGlobals() {
 
 // loadPlan loads the site and builds its plan. It prints the warnings and
 // fails on errors, listing each.
+// loadSite loads the site file and its secrets, or says why not.
+func (a *app) loadSite() (*provision.Site, error) {
+	site, probs := provision.Load(a.site)
+	if errs := probs.Errors(); len(errs) > 0 || site == nil {
+		for _, p := range probs {
+			fmt.Fprintln(a.stderr, p.Error())
+		}
+		return nil, exitError{code: 1, msg: fmt.Sprintf("%s: %d errors; run 'provision check' for the full report", a.site, len(errs))}
+	}
+	return site, nil
+}
+
 func (a *app) loadPlan() (*provision.Plan, error) {
 	site, probs := provision.Load(a.site)
 	var plan *provision.Plan

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/appliance"
+	"github.com/provision/provision/internal/lab"
 	"github.com/provision/provision/internal/store"
 	"github.com/spf13/cobra"
 )
@@ -82,6 +83,13 @@ func (a *app) applianceConfig(f *serveFlags) (appliance.Config, error) {
 			return cfg, fmt.Errorf("iDRAC endpoints %s: want a JSON object of node names to https URLs: %w", file, err)
 		}
 	}
+	if rec, err := lab.Load(a.state); err == nil && a.getenv(labInsideEnv) == rec.Appliance {
+		if cfg.Interface == "" {
+			cfg.Interface = rec.Interface // DHCP on the lab's management bridge
+		}
+		// Simulated servers change power state in a fraction of a second.
+		cfg.BMC.Timeouts.Poll = 100 * time.Millisecond
+	}
 	if f.insecure {
 		fmt.Fprintln(a.stderr, "WARNING: --insecure: iDRACs without a pinned certificate are NOT verified")
 	}
@@ -132,6 +140,9 @@ SIGHUP re-reads the site file; a site with errors keeps the running plan.`,
   provision serve --proxy-dhcp         # another server owns the addresses`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if inLab, err := a.intoLab(cmd); inLab {
+				return err
+			}
 			ap, err := a.openAppliance(&f)
 			if err != nil {
 				return err

@@ -89,6 +89,9 @@ are resumed, never installed twice. Runs DHCP, TFTP and HTTP in-process unless
   provision up --dry-run compute05 compute06`,
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inLab, err := a.intoLab(cmd); inLab {
+				return err
+			}
 			return a.rollout(cmd.Context(), &f, roles, args, rollout.Options{}, "install")
 		},
 	}
@@ -124,16 +127,16 @@ func (a *app) runRollout(ctx context.Context, ap *appliance.Appliance, f *rollou
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	serveErr := make(chan error, 1)
+	waitServers := func() error { return nil }
 	if !f.noServers {
 		srv, err := ap.Servers()
 		if err != nil {
 			return err
 		}
-		// The servers' goroutine ends when ctx is cancelled below.
-		go func() { serveErr <- srv.Serve(ctx) }()
-	} else {
-		serveErr <- nil
+		// The servers run until ctx is cancelled below.
+		if waitServers, err = srv.Start(ctx); err != nil {
+			return err
+		}
 	}
 	progress := ap.Tracker.Subscribe(ctx, 1024)
 	done := make(chan struct{})
@@ -145,7 +148,7 @@ func (a *app) runRollout(ctx context.Context, ap *appliance.Appliance, f *rollou
 	results := f.engine(ap, a.log).Run(ctx, nodes, opt)
 	cancel()
 	<-done
-	if err := <-serveErr; err != nil && !errors.Is(err, context.Canceled) {
+	if err := waitServers(); err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Error("servers", "err", err)
 	}
 	return a.summary(results, time.Since(start))

@@ -98,6 +98,42 @@ func (a *Appliance) Servers() (*Servers, error) {
 	return s, nil
 }
 
+// Start binds the TFTP and HTTP sockets and, unless told not to, checks
+// that no other DHCP server answers on the segment, so that the servers
+// are ready (or refused) when it returns; then it serves in the
+// background until ctx ends. The returned function waits for the servers
+// and returns the first error.
+func (s *Servers) Start(ctx context.Context) (wait func() error, err error) {
+	if s.TFTP.Conn == nil {
+		if s.TFTP.Conn, err = tftp.Listen(ctx, s.TFTP.Addr); err != nil {
+			return nil, err
+		}
+	}
+	if s.HTTP.Listener == nil {
+		var lc net.ListenConfig
+		if s.HTTP.Listener, err = lc.Listen(ctx, "tcp", s.HTTP.Addr); err != nil {
+			s.TFTP.Conn.Close()
+			return nil, fmt.Errorf("http: %w", err)
+		}
+	}
+	if s.DHCP != nil && !s.DHCP.NoProbe && !s.DHCP.ProxyDHCP {
+		found, err := s.DHCP.Probe(ctx)
+		if err == nil && len(found) > 0 {
+			err = &dhcp.ConflictError{Servers: found, Interface: s.DHCP.Interface}
+		}
+		if err != nil {
+			s.TFTP.Conn.Close()
+			s.HTTP.Listener.Close()
+			return nil, err
+		}
+		s.DHCP.NoProbe = true
+	}
+	done := make(chan error, 1)
+	// This goroutine ends when the servers do, after ctx ends.
+	go func() { done <- s.Serve(ctx) }()
+	return func() error { return <-done }, nil
+}
+
 // Serve runs the servers until ctx ends. The first to fail stops the
 // others.
 func (s *Servers) Serve(ctx context.Context) error {

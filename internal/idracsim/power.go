@@ -76,6 +76,9 @@ func (s *Sim) finish(final string, boot bool) {
 	s.version++
 	s.power = final
 	if !boot {
+		if hook := s.cfg.OnPowerOff; hook != nil && final == PowerOff {
+			go hook() // ends when the hook returns
+		}
 		return
 	}
 	// The override is read by the BIOS at POST; Once is then consumed

@@ -52,6 +52,10 @@ type Config struct {
 	// or restart) with whether this boot goes to PXE (a PXE override is
 	// set). It runs on its own goroutine, never under the Sim's lock.
 	OnBoot func(pxe bool)
+	// OnPowerOff, when set, is called each time the server reaches Off
+	// (the lab stops the simulated node). Like OnBoot, on its own
+	// goroutine.
+	OnPowerOff func()
 	// Clock drives power transitions; the wall clock when nil.
 	Clock Clock
 	// Log receives one line per request at debug level.

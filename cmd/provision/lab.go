@@ -1,0 +1,219 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/provision/provision/internal/lab"
+	"github.com/spf13/cobra"
+)
+
+// labInsideEnv marks a process the CLI started inside the lab's appliance
+// namespace.
+const labInsideEnv = "PROVISION_LAB_INSIDE"
+
+func (a *app) labCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "The virtual lab: build a whole site on this machine",
+		Long: `lab simulates a site's rack on this machine, for demonstrations, tests and
+rehearsals. 'lab up' makes a network namespace per node whose PXE NIC hangs
+on a bridge that is the management VLAN, a namespace for the appliance with
+admin01's addresses, and one simulated Dell iDRAC (Redfish) per node at the
+node's iDRAC address. Like a new rack, the nodes' MACs are unknown: a rollout
+discovers them over Redfish. When a simulated iDRAC boots its server, a
+simulated node PXE-boots over real DHCP, TFTP and HTTP, fetches and lints its
+kickstart, calls back, reboots and runs sshd.
+
+While a lab is up (recorded in the state directory), serve, up, role and
+rebuild run inside it with no extra flags. Nothing leaves the namespaces.
+Needs root and iproute2.`,
+		Example: `  provision lab up --site sites/paper.toml
+  provision up --yes --site sites/paper.toml
+  provision lab down --site sites/paper.toml`,
+	}
+	cmd.AddCommand(a.labUpCmd(), a.labDownCmd(), a.labStatusCmd(), a.labDaemonCmd())
+	return cmd
+}
+
+func (a *app) labUpCmd() *cobra.Command {
+	var powerDelay time.Duration
+	var down []string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Build the site's virtual lab",
+		Long: `up builds the lab of the site: namespaces, bridges, veths, a stand-in install
+tree (unless one is imported), and the simulated iDRACs, whose certificates it
+pins. Every node of the site starts new and powered off, with no known MACs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			plan, err := a.loadPlan()
+			if err != nil {
+				return err
+			}
+			site, err := filepath.Abs(a.site)
+			if err != nil {
+				return err
+			}
+			state, err := filepath.Abs(a.state)
+			if err != nil {
+				return err
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			rec, err := lab.Up(cmd.Context(), lab.Config{SiteFile: site, State: state, Plan: plan, Log: a.log,
+				DaemonCmd: func(ns string) *exec.Cmd {
+					args := []string{"netns", "exec", ns, exe, "lab", "daemon", "--site", site, "--state", state,
+						"--power-delay", powerDelay.String()}
+					for _, d := range down {
+						args = append(args, "--idrac-down", d)
+					}
+					return exec.Command("ip", args...)
+				}})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "lab %s up in %s: %d nodes, appliance %s on %s in namespace %s, iDRACs in %s\n",
+				rec.Site, time.Since(start).Round(time.Millisecond), len(rec.Nodes), rec.Address, rec.Interface, rec.Appliance, rec.IDRAC)
+			fmt.Fprintf(a.stdout, "next: provision up --yes --site %s --state %s\n", a.site, a.state)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&powerDelay, "power-delay", 500*time.Millisecond, "how long a simulated server takes to change power state")
+	cmd.Flags().StringArrayVar(&down, "idrac-down", nil, "simulate `NODE`'s iDRAC being down (repeatable)")
+	return cmd
+}
+
+func (a *app) labDownCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Remove the virtual lab: namespaces, links, processes",
+		Long: `down stops the lab's simulated iDRACs and nodes and removes every namespace
+and link of the site's lab. It finds them by name, so it also cleans up after
+a crash. Node events stay in the state directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			name := ""
+			if rec, err := lab.Load(a.state); err == nil {
+				name = rec.Site
+			} else if plan, err := a.loadPlan(); err == nil {
+				name = plan.Site.Name
+			}
+			if err := lab.Down(cmd.Context(), a.state, name); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "lab %s down\n", name)
+			return nil
+		},
+	}
+}
+
+func (a *app) labStatusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the lab that is up",
+		Long:  `status shows the lab recorded in the state directory: its namespaces and iDRAC endpoints.`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rec, err := lab.Load(a.state)
+			if errors.Is(err, fs.ErrNotExist) {
+				return exitError{code: 1, msg: "no lab is up in " + a.state}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "lab %s (site file %s), daemon pid %d, appliance %s on %s in %s\n",
+				rec.Site, rec.SiteFile, rec.DaemonPID, rec.Address, rec.Interface, rec.Appliance)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tNAMESPACE\tiDRAC")
+			names := make([]string, 0, len(rec.Nodes))
+			for n := range rec.Nodes {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", n, rec.Nodes[n], rec.Endpoints[n])
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) labDaemonCmd() *cobra.Command {
+	var powerDelay time.Duration
+	var down []string
+	cmd := &cobra.Command{
+		Use:    "daemon",
+		Short:  "Run the lab's simulated iDRACs (started by lab up)",
+		Long:   `daemon runs in the lab's iDRAC namespace: one simulated iDRAC per node, and the simulated nodes they boot.`,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			site, err := a.loadSite()
+			if err != nil {
+				return err
+			}
+			plan, err := a.loadPlan()
+			if err != nil {
+				return err
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			dn := map[string]bool{}
+			for _, d := range down {
+				dn[d] = true
+			}
+			d := &lab.Daemon{Plan: plan, Secrets: site.Secrets, State: a.state, PowerDelay: powerDelay, Down: dn, Log: a.log,
+				BootCmd: func(node string, pxe bool) *exec.Cmd {
+					args := []string{"netns", "exec", lab.NodeNamespace(plan.Site.Name, node), exe, "lab", "boot", node,
+						"--site", a.site, "--state", a.state}
+					if pxe {
+						args = append(args, "--pxe")
+					}
+					return exec.Command("ip", args...)
+				}}
+			return d.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().DurationVar(&powerDelay, "power-delay", 500*time.Millisecond, "how long a simulated server takes to change power state")
+	cmd.Flags().StringArrayVar(&down, "idrac-down", nil, "NODE whose iDRAC does not answer")
+	return cmd
+}
+
+// intoLab runs this command again inside the lab's appliance namespace
+// when a lab is up and this process is not in it yet. It reports whether
+// it did (and the command's result).
+func (a *app) intoLab(cmd *cobra.Command) (bool, error) {
+	rec, err := lab.Load(a.state)
+	if err != nil || a.getenv(labInsideEnv) == rec.Appliance {
+		return false, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return true, err
+	}
+	site, _ := filepath.Abs(a.site)
+	state, _ := filepath.Abs(a.state)
+	args := append([]string{"netns", "exec", rec.Appliance, exe}, a.args...)
+	c := exec.CommandContext(cmd.Context(), "ip", args...)
+	c.Env = append(os.Environ(), labInsideEnv+"="+rec.Appliance, "PROVISION_SITE="+site, "PROVISION_STATE="+state)
+	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
+	err = c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return true, exitError{code: ee.ExitCode()}
+	}
+	return true, err
+}

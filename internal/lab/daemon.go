@@ -1,0 +1,173 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/provision/provision/internal/idracsim"
+	"github.com/provision/provision/provision"
+)
+
+// Daemon runs the simulated iDRACs of a lab (in the lab's iDRAC
+// namespace) and, as they boot and power off their servers, the
+// simulated nodes.
+type Daemon struct {
+	Plan    *provision.Plan
+	Secrets *provision.Secrets
+	State   string
+	// BootCmd makes the command that runs one boot of a node in its
+	// namespace; the daemon starts it when the node's iDRAC boots the
+	// server and kills it when the server is powered off or reset.
+	BootCmd func(node string, pxe bool) *exec.Cmd
+	// PowerDelay is how long a simulated server takes to change power
+	// state.
+	PowerDelay time.Duration
+	// Faults are per-node iDRAC faults (the iDRAC is down: never listens).
+	Down map[string]bool
+	Log  *slog.Logger
+
+	mu    sync.Mutex
+	procs map[string]*exec.Cmd
+	wg    sync.WaitGroup
+}
+
+// PinsFile is where the daemon writes the simulators' certificate
+// fingerprints, once they listen.
+func PinsFile(state string) string { return filepath.Join(Dir(state), "pins.json") }
+
+// Run serves the simulated iDRACs until ctx ends, then stops every
+// simulated node it started.
+func (d *Daemon) Run(ctx context.Context) error {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	d.procs = map[string]*exec.Cmd{}
+	l, err := LayoutOf(d.Plan)
+	if err != nil {
+		return err
+	}
+	var servers []*idracsim.Server
+	pins := map[string]string{}
+	for _, n := range l.Nodes {
+		if d.Down[n.Name] {
+			d.Log.Info("iDRAC down (fault)", "node", n.Name)
+			continue
+		}
+		cred := d.Secrets.IDRACFor(n.Name)
+		cfg := idracsim.ConfigFor(n, cred.User, cred.Password.Reveal())
+		cfg.PowerDelay = d.PowerDelay
+		cfg.Log = d.Log.With("idrac", n.Name)
+		cfg.OnBoot = func(pxe bool) { d.boot(ctx, n.Name, pxe) }
+		cfg.OnPowerOff = func() { d.stop(n.Name) }
+		s := &idracsim.Server{Addr: net.JoinHostPort(n.IDRAC.Address.String(), "443"), Sim: idracsim.New(cfg), Log: cfg.Log}
+		if err := s.Listen(); err != nil {
+			return fmt.Errorf("node %s: iDRAC simulator: %w", n.Name, err)
+		}
+		pins[n.Name] = s.Fingerprint()
+		servers = append(servers, s)
+	}
+	if err := writeJSON(PinsFile(d.State), pins); err != nil {
+		return err
+	}
+	d.Log.Info("iDRAC simulators up", "count", len(servers))
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, s := range servers {
+		wg.Go(func() { errs[i] = s.Serve(ctx) })
+	}
+	wg.Wait()
+	d.mu.Lock()
+	for name := range d.procs {
+		d.stopLocked(name)
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boot starts a node's simulated boot, ending the one before it (a reset
+// reboots the server).
+func (d *Daemon) boot(ctx context.Context, node string, pxe bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	d.stopLocked(node)
+	cmd := d.BootCmd(node, pxe)
+	logf, err := os.OpenFile(filepath.Join(Dir(d.State), node+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err == nil {
+		cmd.Stdout, cmd.Stderr = logf, logf
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		d.Log.Error("start simulated node", "node", node, "err", err)
+		if logf != nil {
+			logf.Close()
+		}
+		return
+	}
+	d.Log.Info("node boots", "node", node, "pxe", pxe, "pid", cmd.Process.Pid)
+	d.procs[node] = cmd
+	// This goroutine ends when the node's process does.
+	d.wg.Go(func() {
+		err := cmd.Wait()
+		if logf != nil {
+			logf.Close()
+		}
+		d.Log.Info("node process ended", "node", node, "err", err)
+		d.mu.Lock()
+		if d.procs[node] == cmd {
+			delete(d.procs, node)
+		}
+		d.mu.Unlock()
+	})
+}
+
+// stop ends a node's simulated boot (the server was powered off).
+func (d *Daemon) stop(node string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopLocked(node)
+}
+
+func (d *Daemon) stopLocked(node string) {
+	cmd, ok := d.procs[node]
+	if ok {
+		// The whole process group: ip netns exec, the node, its sshd.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		delete(d.procs, node)
+	}
+	// And whatever else runs in the node's namespace (a daemon that left
+	// the group): a powered-off server runs nothing.
+	killPids(context.Background(), nodeNS(d.Plan.Site.Name, node))
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
