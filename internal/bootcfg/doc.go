@@ -36,6 +36,7 @@
 // a SERIAL directive, so serial-over-LAN shows pxelinux too.
 //
 // CentOS 6.5's kernel (2.6.32) has no EFI stub: an iPXE on UEFI cannot
-// start it directly. UEFI scripts are still rendered (initrd=initrd.img on
-// the command line, as EFI-stub kernels need) for installers that can.
+// start it directly ("Could not select: Exec format error"; the script then
+// boots the local disk). UEFI scripts are still rendered (initrd=initrd.img
+// on the command line, as EFI-stub kernels need) for installers that can.
 package bootcfg
