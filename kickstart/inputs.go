@@ -54,7 +54,7 @@ type HostKey struct {
 
 // DefaultTreePath is where the appliance serves the install tree of an
 // image (an image catalog entry such as centos-6.5).
-func DefaultTreePath(image string) string { return "/images/" + image + "/os/x86_64" }
+func DefaultTreePath(image string) string { return "/images/" + image }
 
 const redacted = "[redacted]"
 

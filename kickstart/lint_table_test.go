@@ -10,7 +10,7 @@ import (
 // lintBase is a complete kickstart without partitioning: 13 lines, so a
 // case's body starts at line 14.
 const lintBase = `install
-url --url=http://10.3.1.10/images/centos-6.5/os/x86_64
+url --url=http://10.3.1.10/images/centos-6.5
 text
 lang en_US.UTF-8
 keyboard us

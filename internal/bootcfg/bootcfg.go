@@ -42,7 +42,7 @@ const (
 
 // installBoot is what an install entry needs, in either dialect.
 type installBoot struct {
-	tree   string // tree path, "/images/centos-6.5/os/x86_64"
+	tree   string // tree path, "/images/centos-6.5"
 	args   []string
 	bootIF bool // args carry BOOTIF already
 }

@@ -31,7 +31,7 @@
 // iPXE ROM and pxelinux 6.04 under QEMU (PROVISION_QEMU=1).
 //
 // pxelinux configs name kernel and initrd relative to the TFTP root
-// (images/<image>/os/x86_64/images/pxeboot/...), which the TFTP server
+// (images/<image>/images/pxeboot/...), which the TFTP server
 // must serve from the install trees. A node with a serial console gets
 // a SERIAL directive, so serial-over-LAN shows pxelinux too.
 //

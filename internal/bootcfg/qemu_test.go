@@ -51,7 +51,7 @@ func TestQEMUPXELinux(t *testing.T) {
 		want, not string
 		done      []string
 	}{
-		{"install", true, "Loading images/centos-6.5/os/x86_64/images/pxeboot/initrd.img", "", []string{"boot:"}},
+		{"install", true, "Loading images/centos-6.5/images/pxeboot/initrd.img", "", []string{"boot:"}},
 		{"local", false, "PXELINUX", "Loading", []string{"No bootable device", "Boot failed"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -68,7 +68,7 @@ func TestQEMUPXELinux(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeFile(t, filepath.Join(root, PXELinuxName(mac)), cfg)
-			tree := filepath.Join(root, "images", "centos-6.5", "os", "x86_64", "images", "pxeboot")
+			tree := filepath.Join(root, "images", "centos-6.5", "images", "pxeboot")
 			writeFile(t, filepath.Join(tree, "vmlinuz"), []byte("not a kernel"))
 			writeFile(t, filepath.Join(tree, "initrd.img"), []byte("not an initrd"))
 

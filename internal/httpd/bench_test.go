@@ -55,7 +55,7 @@ func TestBenchCurl(t *testing.T) {
 	// A 1 GiB sparse file: the figure is the server's path (ServeContent,
 	// sendfile), not the disk's.
 	const size = 1 << 30
-	path := filepath.Join(e.images, "centos-6.5", "os", "x86_64", "images", "big.img")
+	path := filepath.Join(e.images, "centos-6.5", "images", "big.img")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestBenchCurl(t *testing.T) {
 	f.Close()
 	for i := range 3 {
 		out, err := exec.CommandContext(t.Context(), bin, "-sS", "--fail", "--interface", nodeAddr, "-o", "/dev/null",
-			"-w", "%{speed_download} %{size_download}", e.base+"/images/centos-6.5/os/x86_64/images/big.img").Output()
+			"-w", "%{speed_download} %{size_download}", e.base+"/images/centos-6.5/images/big.img").Output()
 		if err != nil {
 			t.Fatalf("curl: %v", err)
 		}

@@ -36,8 +36,8 @@ func curl(t *testing.T, from string, args ...string) (string, []byte) {
 func TestCurlPeer(t *testing.T) {
 	e := start(t)
 	tok := e.token(t, nodeName)
-	big := e.base + "/images/centos-6.5/os/x86_64/images/install.img"
-	want, err := os.ReadFile(filepath.Join(e.images, "centos-6.5/os/x86_64/images/install.img"))
+	big := e.base + "/images/centos-6.5/images/install.img"
+	want, err := os.ReadFile(filepath.Join(e.images, "centos-6.5/images/install.img"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestCurlPeer(t *testing.T) {
 		}
 	})
 	t.Run("traversal", func(t *testing.T) {
-		for _, p := range []string{"/images/../../../../etc/passwd", "/images/%2e%2e/%2e%2e/etc/passwd", "/images/centos-6.5/os/x86_64/escape", "/images//etc/passwd"} {
+		for _, p := range []string{"/images/../../../../etc/passwd", "/images/%2e%2e/%2e%2e/etc/passwd", "/images/centos-6.5/escape", "/images//etc/passwd"} {
 			w, body := curl(t, nodeAddr, "--path-as-is", e.base+p)
 			if strings.HasPrefix(w, "200") || bytes.Contains(body, []byte("root:")) || bytes.Contains(body, []byte("outside the root")) {
 				t.Errorf("%s: %q %q", p, w, clipBody(string(body)))

@@ -186,7 +186,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 const bigSize = 8 << 20
 
 func writeTree(t testing.TB, dir string) {
-	tree := filepath.Join(dir, "centos-6.5", "os", "x86_64")
+	tree := filepath.Join(dir, "centos-6.5")
 	if err := os.MkdirAll(filepath.Join(tree, "images", "pxeboot"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestQEMUiPXE(t *testing.T) {
 			if err != nil {
 				t.Skipf("%v (Debian: ipxe)", err)
 			}
-			pxeboot := filepath.Join(e.images, fw.image, "os", "x86_64", "images", "pxeboot")
+			pxeboot := filepath.Join(e.images, fw.image, "images", "pxeboot")
 			if err := os.MkdirAll(pxeboot, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestQEMUiPXE(t *testing.T) {
 func qemuFirmware(t *testing.T, e *env, qemu, base string, fw firmware) {
 	script := base + "/boot.ipxe?mac=" + fw.mac
 	serial := boot(t, qemu, script, fw.mac, fw.args, func(serial string) bool {
-		return strings.Contains(e.logText(), fw.image+"/os/x86_64/images/pxeboot/initrd.img") && strings.Contains(serial, "initrd.img... ok")
+		return strings.Contains(e.logText(), fw.image+"/images/pxeboot/initrd.img") && strings.Contains(serial, "initrd.img... ok")
 	})
 	t.Logf("install boot's console:\n%s", serial)
 	for _, want := range []string{"provision: installing " + fw.image + " on " + fw.node, "vmlinuz... ok", "initrd.img... ok"} {

@@ -17,7 +17,7 @@ func TestRoutes(t *testing.T) {
 	ks := "/api/v1/nodes/" + nodeName + "/kickstart"
 	cb := "/api/v1/nodes/" + nodeName + "/events"
 	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
-	tree := "/images/centos-6.5/os/x86_64/"
+	tree := "/images/centos-6.5/"
 	tests := []struct {
 		name, from, method, path string
 		hdr                      map[string]string
