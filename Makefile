@@ -7,7 +7,14 @@ SHELL := bash
 GO          ?= go
 BIN         := bin/provision
 SITE        ?= sites/paper.toml
+DEMO_STATE  ?= /var/lib/provision-demo
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 20s
+FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTreeinfo \
+  ./internal/dhcp:FuzzHandle ./internal/tftp:FuzzCleanPath ./internal/bootcfg:FuzzParseMAC \
+  ./internal/httpd:FuzzParseCallback ./internal/httpd:FuzzBootScriptQuery ./internal/idracsim:FuzzHandler \
+  ./internal/bmc:FuzzParseCollection ./internal/bmc:FuzzParseJob ./internal/bmc:FuzzNormalizeFingerprint \
+  ./internal/bmc:FuzzOlderThan
 # Debian packages the tests use as real peers. Each issue's tests add theirs.
 DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core
 
@@ -42,8 +49,9 @@ lint: ## go vet, gofmt and staticcheck
 golden: sites ## rewrite the golden files under testdata/ from the current code
 	$(GO) test ./... -update
 
-fuzz: ## run each fuzz target for 30 s
-	$(GO) test ./provision -run '^$$' -fuzz FuzzParse -fuzztime 30s
+fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg)"; $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); done
 
 bench: sites ## run the benchmarks
 	$(GO) test ./... -run '^$$' -bench . -benchmem
@@ -52,8 +60,10 @@ check: build sites ## check the example sites
 	$(BIN) check --site sites/paper.toml
 	$(BIN) check --site sites/staging.toml
 
-demo: build sites ## the main job: plan the paper's site (the virtual lab comes with its issue)
-	$(BIN) check --site $(SITE)
-	$(BIN) plan --site $(SITE)
+demo: build sites ## the main job: the paper's 27 nodes from off to ready in the virtual lab (root)
+	-$(BIN) lab down --site $(SITE) --state $(DEMO_STATE) >/dev/null 2>&1
+	$(BIN) lab up --site $(SITE) --state $(DEMO_STATE)
+	$(BIN) up --yes --site $(SITE) --state $(DEMO_STATE) --stagger 0
+	@echo "the lab is still up: $(BIN) status --site $(SITE) --state $(DEMO_STATE); $(BIN) lab down --site $(SITE) --state $(DEMO_STATE)"
 
 .PHONY: help deps sites build test lint golden fuzz bench check demo
