@@ -1,0 +1,43 @@
+package profiles
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/provision/provision/provision"
+)
+
+// loadSite loads an example site and builds its plan.
+func loadSite(t testing.TB, name string) *provision.Plan {
+	t.Helper()
+	site, probs := provision.Load(filepath.Join("..", "sites", name+".toml"))
+	if site == nil {
+		t.Fatalf("load %s: %v", name, probs)
+	}
+	plan, more := provision.Build(site, provision.Options{})
+	probs = append(probs, more...)
+	if errs := probs.Errors(); len(errs) > 0 {
+		t.Fatalf("site %s: %v", name, errs)
+	}
+	return plan
+}
+
+// fixedInputs are deterministic inputs for golden files: every secret is
+// "test-NAME", the PKI placeholders.
+func fixedInputs() Inputs {
+	m := map[string]string{}
+	for _, n := range Names() {
+		m[n] = "test-" + n
+	}
+	m["vrrp"] = "testvrrp"
+	return Inputs{
+		Secrets: NewSecrets(m),
+		VPN: &VPNServer{
+			CACert:   []byte("-----BEGIN CERTIFICATE-----\ntest CA\n-----END CERTIFICATE-----\n"),
+			Cert:     []byte("-----BEGIN CERTIFICATE-----\ntest server\n-----END CERTIFICATE-----\n"),
+			Key:      provision.NewSecret("-----BEGIN EC PRIVATE KEY-----\ntest key\n-----END EC PRIVATE KEY-----\n"),
+			TLSCrypt: provision.NewSecret("-----BEGIN OpenVPN Static key V1-----\ntest\n-----END OpenVPN Static key V1-----\n"),
+		},
+		Serial: 2026112501,
+	}
+}

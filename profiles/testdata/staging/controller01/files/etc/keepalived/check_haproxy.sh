@@ -1,0 +1,3 @@
+#!/bin/sh
+# Keepalived's track script: haproxy runs.
+exec killall -0 haproxy

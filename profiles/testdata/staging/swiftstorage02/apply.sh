@@ -1,0 +1,140 @@
+#!/bin/bash
+# Role profile of swiftstorage02.staging.example.com (swiftstorage), rendered by provision.
+# Run as root from the bundle directory. Safe to run again: a file is
+# replaced only when it differs, a service restarted only when one of its
+# files changed, a cluster joined only when not yet joined. No secret is
+# written in this script: they are in the files it installs (mode 0600/0640).
+set -euo pipefail
+umask 022
+BUNDLE=$(cd "$(dirname "$0")" && pwd)
+CHANGED=" "
+log() { echo "profile: $*"; }
+fail() { echo "profile: FAILED: $*" >&2; exit 1; }
+trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+
+# put MODE OWNER PATH installs the bundle's copy of PATH when it differs.
+put() {
+	local mode=$1 owner=$2 path=$3 src=$BUNDLE/files$3
+	if [ -f "$path" ] && cmp -s "$src" "$path"; then
+		chmod "$mode" "$path"
+		chown "$owner" "$path"
+		return 0
+	fi
+	install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$path"
+	CHANGED="$CHANGED$path "
+	log "updated $path"
+}
+changed() {
+	local p
+	for p; do
+		case "$CHANGED" in *" $p "*) return 0 ;; esac
+	done
+	return 1
+}
+# wait_for SECONDS WHAT COMMAND...: poll COMMAND once a second.
+wait_for() {
+	local n=$1 what=$2
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || fail "timed out waiting for $what"
+		sleep 1
+	done
+}
+[ -r /etc/redhat-release ] && grep -q 'release 6' /etc/redhat-release || fail "this profile is for CentOS 6"
+pkgs() {
+	local missing=() p
+	for p; do rpm -q "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing ${missing[*]}"
+	yum -y -q install "${missing[@]}"
+}
+# svc NAME [FILES...]: enable and start NAME, restart it when a file changed.
+svc() {
+	local name=$1
+	shift
+	chkconfig "$name" on
+	if [ $# -gt 0 ] && changed "$@"; then
+		log "restarting $name"
+		service "$name" restart
+	elif ! service "$name" status >/dev/null 2>&1; then
+		log "starting $name"
+		service "$name" start
+	fi
+}
+# standby NAME: installed and configured, off (the active node runs it).
+standby() {
+	chkconfig "$1" off
+	if service "$1" status >/dev/null 2>&1; then service "$1" stop; fi
+}
+# osc FILE SECTION KEY VALUE sets an ini key with openstack-config when it differs.
+osc() {
+	local cur
+	cur=$(openstack-config --get "$1" "$2" "$3" 2>/dev/null || true)
+	[ "$cur" = "$4" ] && return 0
+	openstack-config --set "$1" "$2" "$3" "$4"
+	changed "$1" || CHANGED="$CHANGED$1 "
+	log "set $1 [$2] $3"
+}
+
+log "swiftstorage02: swiftstorage"
+put 0644 root:root /etc/yum.repos.d/provision.repo
+pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux openstack-swift python-swiftclient openstack-swift-account openstack-swift-container openstack-swift-object rsync xinetd xfsprogs
+put 0644 root:root /etc/hosts
+put 0644 root:root /etc/security/limits.d/90-provision.conf
+put 0644 root:root /etc/yum.repos.d/provision.repo
+put 0644 root:root /etc/ntp.conf
+put 0644 root:root /etc/resolv.conf
+put 0644 root:root /etc/zabbix/zabbix_agentd.conf
+put 0644 root:root /etc/rsyslog.d/90-provision.conf
+put 0640 root:swift /etc/swift/swift.conf
+put 0755 root:root /etc/swift/rings.sh
+put 0644 root:root /etc/swift/account-server.conf
+put 0644 root:root /etc/swift/container-server.conf
+put 0644 root:root /etc/swift/object-server.conf
+put 0644 root:root /etc/rsyncd.conf
+put 0644 root:root /etc/sysctl.d/90-provision.conf
+sysctl -e -q -p /etc/sysctl.d/90-provision.conf
+svc ntpd /etc/ntp.conf
+svc rsyslog /etc/rsyslog.d/90-provision.conf
+svc zabbix-agent /etc/zabbix/zabbix_agentd.conf
+
+# Swift: rings built here from the same commands as on every Swift node.
+mountpoint -q /srv/node/d01 || fail "/srv/node/d01 is not mounted"
+mountpoint -q /srv/node/d02 || fail "/srv/node/d02 is not mounted"
+mountpoint -q /srv/node/d03 || fail "/srv/node/d03 is not mounted"
+mountpoint -q /srv/node/d04 || fail "/srv/node/d04 is not mounted"
+mountpoint -q /srv/node/d05 || fail "/srv/node/d05 is not mounted"
+mountpoint -q /srv/node/d06 || fail "/srv/node/d06 is not mounted"
+mountpoint -q /srv/node/d07 || fail "/srv/node/d07 is not mounted"
+mountpoint -q /srv/node/d08 || fail "/srv/node/d08 is not mounted"
+mountpoint -q /srv/node/d09 || fail "/srv/node/d09 is not mounted"
+mountpoint -q /srv/node/d10 || fail "/srv/node/d10 is not mounted"
+mountpoint -q /srv/node/d11 || fail "/srv/node/d11 is not mounted"
+mountpoint -q /srv/node/d12 || fail "/srv/node/d12 is not mounted"
+mountpoint -q /srv/node/d13 || fail "/srv/node/d13 is not mounted"
+mountpoint -q /srv/node/d14 || fail "/srv/node/d14 is not mounted"
+mountpoint -q /srv/node/d15 || fail "/srv/node/d15 is not mounted"
+mountpoint -q /srv/node/d16 || fail "/srv/node/d16 is not mounted"
+mountpoint -q /srv/node/d17 || fail "/srv/node/d17 is not mounted"
+mountpoint -q /srv/node/d18 || fail "/srv/node/d18 is not mounted"
+mountpoint -q /srv/node/d19 || fail "/srv/node/d19 is not mounted"
+mountpoint -q /srv/node/d20 || fail "/srv/node/d20 is not mounted"
+mountpoint -q /srv/node/d21 || fail "/srv/node/d21 is not mounted"
+mountpoint -q /srv/node/d22 || fail "/srv/node/d22 is not mounted"
+mkdir -p /srv/node /var/cache/swift
+chown -R swift:swift /srv/node /var/cache/swift
+if changed /etc/swift/rings.sh || [ ! -f /etc/swift/object.ring.gz ]; then
+	log "building the Swift rings"
+	/etc/swift/rings.sh
+fi
+chkconfig rsync on
+svc xinetd /etc/rsyncd.conf
+for s in account container object; do
+	svc openstack-swift-$s /etc/swift/$s-server.conf /etc/swift/swift.conf /etc/swift/rings.sh
+	svc openstack-swift-$s-replicator /etc/swift/$s-server.conf /etc/swift/rings.sh
+	svc openstack-swift-$s-auditor /etc/swift/$s-server.conf
+done
+svc openstack-swift-container-updater /etc/swift/container-server.conf
+svc openstack-swift-object-updater /etc/swift/object-server.conf
+log "swiftstorage02: profile applied"
