@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/provision/provision/internal/rollout"
+	"github.com/provision/provision/internal/appliance"
+	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/provision"
 	"github.com/spf13/cobra"
 )
@@ -34,22 +37,7 @@ change its roles in the site file ('provision check'), then run this.`,
 			if inLab, err := a.intoLab(cmd); inLab {
 				return err
 			}
-			ap, err := a.openAppliance(&f.serve)
-			if err != nil {
-				return err
-			}
-			defer ap.Close()
-			nodes, err := provision.SelectRollout(ap.Plan(), nil, args)
-			if err != nil {
-				return err
-			}
-			if err := provision.CheckQuorum(ap.Plan(), ap.Tracker.All(), args); err != nil {
-				if !force {
-					return fmt.Errorf("node %s: %w (--force to do it anyway)", args[0], err)
-				}
-				fmt.Fprintf(a.stderr, "WARNING: --force: %v\n", err)
-			}
-			return a.runRollout(cmd.Context(), ap, &f, nodes, rollout.Options{Reinstall: true}, "reinstall")
+			return a.rollout(cmd.Context(), &f, appliance.RolloutRequest{Nodes: args, Reinstall: true, Force: force}, "reinstall")
 		},
 	}
 	f.register(cmd)
@@ -73,33 +61,7 @@ wiped and asks (or --yes).`,
 			if inLab, err := a.intoLab(cmd); inLab {
 				return err
 			}
-			ap, err := a.openAppliance(&f.serve)
-			if err != nil {
-				return err
-			}
-			defer ap.Close()
-			nodes, err := provision.SelectRollout(ap.Plan(), nil, nil)
-			if err != nil {
-				return err
-			}
-			if f.dryRun {
-				a.showRollout(ap, nodes, rollout.Options{Reinstall: true}, "rebuild")
-				return nil
-			}
-			if !f.yes {
-				a.showRollout(ap, nodes, rollout.Options{Reinstall: true}, "rebuild")
-				if !a.confirm(fmt.Sprintf("rebuild all %d nodes of site %s, wiping every disk listed above?", len(nodes), ap.Plan().Site.Name)) {
-					return exitError{code: 1, msg: "not confirmed; nothing done"}
-				}
-				f.yes = true
-			}
-			for _, n := range nodes {
-				if st := ap.Tracker.Status(n.Name); st.State.Busy() {
-					return fmt.Errorf("node %s is %s: wait for it or stop its operation first", n.Name, st.State)
-				}
-				ap.Tracker.Record(provision.Event{Node: n.Name, Source: provision.SourceOperator, Kind: provision.KindForget, Msg: "rebuild"})
-			}
-			return a.runRollout(cmd.Context(), ap, &f, nodes, rollout.Options{Reinstall: true}, "rebuild")
+			return a.rollout(cmd.Context(), &f, appliance.RolloutRequest{Reinstall: true, Forget: true}, "rebuild")
 		},
 	}
 	f.register(cmd)
@@ -117,20 +79,24 @@ when, its install attempt and, for a failed node, why. The state is derived
 from the node's events in the state directory.`,
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ap, err := a.openAppliance(&sf)
+			plan, err := a.loadPlan()
 			if err != nil {
 				return err
 			}
-			defer ap.Close()
-			nodes, err := selectNodes(ap.Plan(), args)
+			nodes, err := selectNodes(plan, args)
 			if err != nil {
 				return err
 			}
+			statusOf, done, err := a.statuses(cmd.Context(), &sf)
+			if err != nil {
+				return err
+			}
+			defer done()
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tSTATE\tSINCE\tATTEMPT\tREASON")
 			count := map[provision.State]int{}
 			for _, n := range nodes {
-				st := ap.Tracker.Status(n.Name)
+				st := statusOf(n.Name)
 				count[st.State]++
 				since := "-"
 				if !st.Since.IsZero() {
@@ -150,4 +116,30 @@ from the node's events in the state directory.`,
 		},
 	}
 	return cmd
+}
+
+// statuses reads node states: from the state store, or from the running
+// `provision serve` that holds it.
+func (a *app) statuses(ctx context.Context, sf *serveFlags) (func(string) provision.Status, func(), error) {
+	ap, err := a.openAppliance(sf)
+	if errors.Is(err, store.ErrLocked) {
+		c, cerr := a.controlClient()
+		if cerr != nil {
+			return nil, nil, err
+		}
+		m, err := c.status(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(n string) provision.Status {
+			if s, ok := m[n]; ok {
+				return s
+			}
+			return provision.Status{Node: n, State: provision.StateNew}
+		}, func() {}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return ap.Tracker.Status, func() { ap.Close() }, nil
 }

@@ -153,6 +153,11 @@ SIGHUP re-reads the site file; a site with errors keeps the running plan.`,
 				return err
 			}
 			ctx := cmd.Context()
+			unrecord, err := ap.EnableControl(ctx, srv)
+			if err != nil {
+				return err
+			}
+			defer unrecord()
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)

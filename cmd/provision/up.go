@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/provision/provision/internal/appliance"
 	"github.com/provision/provision/internal/rollout"
+	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/internal/tracker"
 	"github.com/provision/provision/provision"
 	"github.com/spf13/cobra"
@@ -50,12 +50,11 @@ func (f *rolloutFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.noServers, "no-servers", false, "do not run DHCP, TFTP and HTTP here (they run elsewhere)")
 }
 
-func (f *rolloutFlags) engine(ap *appliance.Appliance, log *slog.Logger) *rollout.Engine {
-	return &rollout.Engine{
-		Tracker: ap.Tracker, BMC: ap.BMC(), Netboot: ap.Netboot, Discovered: ap.Discovered,
-		Limits:  rollout.Limits{Global: f.global, PerRack: f.perRack, PerRole: f.perRole, Stagger: f.stagger},
-		Timeout: rollout.Deadlines{DHCP: f.dhcpWait, Install: f.install, Handoff: f.handoff},
-		Retries: f.retries, Log: log,
+func (f *rolloutFlags) tuning() appliance.Tuning {
+	return appliance.Tuning{
+		Limits:   rollout.Limits{Global: f.global, PerRack: f.perRack, PerRole: f.perRole, Stagger: f.stagger},
+		Timeouts: rollout.Deadlines{DHCP: f.dhcpWait, Install: f.install, Handoff: f.handoff},
+		Retries:  f.retries,
 	}
 }
 
@@ -92,7 +91,7 @@ are resumed, never installed twice. Runs DHCP, TFTP and HTTP in-process unless
 			if inLab, err := a.intoLab(cmd); inLab {
 				return err
 			}
-			return a.rollout(cmd.Context(), &f, roles, args, rollout.Options{}, "install")
+			return a.rollout(cmd.Context(), &f, appliance.RolloutRequest{Nodes: args, Roles: roles}, "install")
 		},
 	}
 	f.register(cmd)
@@ -100,30 +99,36 @@ are resumed, never installed twice. Runs DHCP, TFTP and HTTP in-process unless
 	return cmd
 }
 
-// rollout shows, confirms and runs a rollout of the selected nodes.
-func (a *app) rollout(ctx context.Context, f *rolloutFlags, roles, names []string, opt rollout.Options, verb string) error {
+// rollout shows, confirms and runs a rollout of the selected nodes: in
+// this process, or, when `provision serve` holds the state, through its
+// API.
+func (a *app) rollout(ctx context.Context, f *rolloutFlags, req appliance.RolloutRequest, verb string) error {
+	req.Tuning = f.tuning()
 	ap, err := a.openAppliance(&f.serve)
+	if errors.Is(err, store.ErrLocked) {
+		if c, cerr := a.controlClient(); cerr == nil {
+			return a.remoteRollout(ctx, c, f, req, verb)
+		}
+	}
 	if err != nil {
 		return err
 	}
 	defer ap.Close()
-	nodes, err := provision.SelectRollout(ap.Plan(), roles, names)
+	plan := ap.Plan()
+	nodes, err := provision.SelectRollout(plan, req.Roles, req.Nodes)
 	if err != nil {
 		return err
 	}
-	return a.runRollout(ctx, ap, f, nodes, opt, verb)
-}
-
-func (a *app) runRollout(ctx context.Context, ap *appliance.Appliance, f *rolloutFlags, nodes []*provision.NodePlan, opt rollout.Options, verb string) error {
-	todo := a.showRollout(ap, nodes, opt, verb)
-	if f.dryRun || todo == 0 {
-		if todo == 0 {
-			fmt.Fprintln(a.stdout, "nothing to do: every node is ready")
+	if req.Reinstall && !req.Forget {
+		if err := provision.CheckQuorum(plan, ap.Tracker.All(), req.Nodes); err != nil {
+			if !req.Force {
+				return fmt.Errorf("%w (--force to do it anyway)", err)
+			}
+			fmt.Fprintf(a.stderr, "WARNING: --force: %v\n", err)
 		}
-		return nil
 	}
-	if !f.yes && !a.confirm(fmt.Sprintf("%s %d nodes, wiping the disks listed above?", verb, todo)) {
-		return exitError{code: 1, msg: "not confirmed; nothing done"}
+	if ok, err := a.confirmRollout(f, plan, nodes, ap.Tracker.Status, req, verb); !ok {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -145,7 +150,7 @@ func (a *app) runRollout(ctx context.Context, ap *appliance.Appliance, f *rollou
 		a.printProgress(progress)
 	}()
 	start := time.Now()
-	results := f.engine(ap, a.log).Run(ctx, nodes, opt)
+	results := ap.RunRollout(ctx, nodes, req)
 	cancel()
 	<-done
 	if err := waitServers(); err != nil && !errors.Is(err, context.Canceled) {
@@ -154,14 +159,31 @@ func (a *app) runRollout(ctx context.Context, ap *appliance.Appliance, f *rollou
 	return a.summary(results, time.Since(start))
 }
 
+// confirmRollout shows the rollout and asks. It says whether to go on,
+// and why not when that is an error.
+func (a *app) confirmRollout(f *rolloutFlags, plan *provision.Plan, nodes []*provision.NodePlan,
+	status func(string) provision.Status, req appliance.RolloutRequest, verb string) (bool, error) {
+	opt := rollout.Options{Reinstall: req.Reinstall}
+	todo := a.showRollout(plan, status, nodes, opt, verb)
+	if f.dryRun || todo == 0 {
+		if todo == 0 {
+			fmt.Fprintln(a.stdout, "nothing to do: every node is ready")
+		}
+		return false, nil
+	}
+	if !f.yes && !a.confirm(fmt.Sprintf("%s %d nodes, wiping the disks listed above?", verb, todo)) {
+		return false, exitError{code: 1, msg: "not confirmed; nothing done"}
+	}
+	return true, nil
+}
+
 // showRollout prints the rollout and returns how many nodes it touches.
-func (a *app) showRollout(ap *appliance.Appliance, nodes []*provision.NodePlan, opt rollout.Options, verb string) int {
-	plan := ap.Plan()
+func (a *app) showRollout(plan *provision.Plan, status func(string) provision.Status, nodes []*provision.NodePlan, opt rollout.Options, verb string) int {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "STAGE\tNODE\tROLES\tSTATE\tACTION\tWIPES\n")
 	todo := 0
 	for _, n := range nodes {
-		st := ap.Tracker.Status(n.Name)
+		st := status(n.Name)
 		action := verb
 		switch {
 		case st.State == provision.StateReady && !opt.Reinstall:

@@ -1,6 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +142,72 @@ func TestRoleRefusals(t *testing.T) {
 	r = runCLI(t, nil, "", "role", "controller01", "--site", site, "--state", state, "--bmc-endpoints", eps, "--yes")
 	if r.code != 1 || !strings.Contains(r.err.Error(), "quorum") || !strings.Contains(r.err.Error(), "--force") {
 		t.Fatalf("role controller01: %v", r.err)
+	}
+}
+
+// freePort returns a TCP port free on loopback (and, almost surely, the
+// same UDP port).
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestServeAPI runs provision serve on loopback (no DHCP: nothing leaves
+// this host) and drives it from the CLI: status and a rollout go through
+// its API while it holds the state; a rollout without the token is
+// refused.
+func TestServeAPI(t *testing.T) {
+	site, eps, state := rolloutSite(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	var serveOut, serveErr bytes.Buffer
+	go func() {
+		served <- run(ctx, []string{"serve", "--site", site, "--state", state, "--no-dhcp", "--addr", "127.0.0.1",
+			"--http-port", freePort(t), "--tftp-port", freePort(t), "--bmc-endpoints", eps},
+			strings.NewReader(""), &serveOut, &serveErr, func(string) string { return "" })
+	}()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v\n%s", err, serveErr.String())
+		}
+	}()
+	apiFile := filepath.Join(state, "api.json")
+	deadline := time.Now().Add(20 * time.Second)
+	for !fileExists(apiFile) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not record its API:\n%s", serveErr.String())
+		}
+		select {
+		case err := <-served:
+			t.Fatalf("serve ended: %v\n%s", err, serveErr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	out, errOut, err := bmcCLI(t, "status", "--site", site, "--state", state, "compute01")
+	if err != nil || !strings.Contains(out, "compute01  new") {
+		t.Fatalf("status through the API: %v\n%s%s", err, out, errOut)
+	}
+	out, errOut, err = bmcCLI(t, "up", "compute01", "--yes", "--site", site, "--state", state,
+		"--dhcp-timeout", "300ms", "--retries", "0", "--stagger", "0")
+	if err == nil || !strings.Contains(errOut, "provision serve runs on this state") || !strings.Contains(out, "no DHCP request from em1") {
+		t.Fatalf("up through the API: %v\n%s\n%s", err, out, errOut)
+	}
+	// Without the token, no rollout.
+	data, _ := os.ReadFile(apiFile)
+	var rec struct{ URL string }
+	json.Unmarshal(data, &rec)
+	resp, err := http.Post(rec.URL+"/api/v1/rollouts", "application/json", strings.NewReader(`{"nodes":["compute02"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("rollout without a token: %s", resp.Status)
 	}
 }

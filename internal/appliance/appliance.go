@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/provision/provision/images"
+	"github.com/provision/provision/internal/bmc"
 	"github.com/provision/provision/internal/hostkeys"
 	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/internal/tracker"
@@ -58,6 +59,9 @@ type Appliance struct {
 	Tracker *tracker.Tracker
 	Images  images.Catalog
 
+	bmc   *BMC     // one iDRAC client per node, shared by every rollout
+	holds sync.Map // nodes held by an operation, shared by every rollout
+
 	mu   sync.Mutex // serialises reloads
 	site atomic.Pointer[provision.Site]
 	plan atomic.Pointer[provision.Plan]
@@ -80,6 +84,7 @@ func Open(cfg Config, lockWait time.Duration) (*Appliance, error) {
 		cfg.TFTPPort = 69
 	}
 	a := &Appliance{cfg: cfg, log: cfg.Log, Images: images.Catalog{Dir: filepath.Join(cfg.StateDir, "images")}}
+	a.bmc = &BMC{a: a, clients: map[string]*bmc.Client{}}
 	st, err := store.Open(cfg.StateDir, lockWait)
 	if err != nil {
 		return nil, err

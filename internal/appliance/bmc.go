@@ -38,7 +38,7 @@ type BMC struct {
 }
 
 // BMC returns the appliance's iDRAC driver.
-func (a *Appliance) BMC() *BMC { return &BMC{a: a, clients: map[string]*bmc.Client{}} }
+func (a *Appliance) BMC() *BMC { return a.bmc }
 
 // client returns the node's iDRAC client, built once.
 func (b *BMC) client(n *provision.NodePlan) (*bmc.Client, error) {

@@ -179,7 +179,7 @@ func (a *Appliance) kickstart(_ context.Context, plan *provision.Plan, n *provis
 
 // pxelinuxConfig answers pxelinux.cfg/01-<mac> for pxelinux nodes, and
 // pxelinux.cfg/default (local boot) for everything else pxelinux asks.
-func (a *Appliance) pxelinuxConfig(_ context.Context, _ netip.Addr, path string) ([]byte, error) {
+func (a *Appliance) pxelinuxConfig(_ context.Context, remote netip.Addr, path string) ([]byte, error) {
 	plan := a.Plan()
 	name := strings.TrimPrefix(path, "pxelinux.cfg/")
 	mac, ok := strings.CutPrefix(name, "01-")
@@ -200,6 +200,13 @@ func (a *Appliance) pxelinuxConfig(_ context.Context, _ netip.Addr, path string)
 	on, err := a.Store.Netboot(n)
 	if err != nil {
 		return nil, err
+	}
+	if on && remote.Unmap() != n.PXE.Address {
+		// The install config carries the node's token: only the node
+		// itself gets it; anyone else asking for it boots locally.
+		a.Tracker.Record(provision.Event{Node: n.Name, Source: provision.SourceTFTP, Kind: "refused", IP: remote.String(),
+			Msg: "pxelinux install config asked from an address that is not the node's: local boot config sent"})
+		on = false
 	}
 	st := bootcfg.State{Netboot: on}
 	if on {

@@ -78,6 +78,10 @@ type Server struct {
 	Now func() time.Time
 	// Timeouts override the defaults above; zero fields keep them.
 	Timeouts Timeouts
+	// Control, when set, serves the rest of /api/v1/: the operator API
+	// of a running appliance (status, rollouts), with its own
+	// authentication.
+	Control http.Handler
 }
 
 // Timeouts are the server's connection timeouts.
@@ -163,6 +167,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/nodes/{node}/kickstart", s.kickstart)
 	mux.HandleFunc("POST /api/v1/nodes/{node}/events", s.callback)
 	mux.HandleFunc("GET /images/{path...}", s.images)
+	if s.Control != nil {
+		mux.Handle("/api/v1/", s.Control)
+	}
 	return mux
 }
 

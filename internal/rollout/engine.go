@@ -51,7 +51,12 @@ type Engine struct {
 	Retries int
 	Log     *slog.Logger
 
-	holds     sync.Map // node name -> struct{}: one operation per node
+	// Holds records which nodes an operation holds (node name ->
+	// struct{}). Engines that share one refuse each other's nodes; nil
+	// gives the engine its own.
+	Holds *sync.Map
+
+	ownHolds  sync.Map
 	staggerMu sync.Mutex
 	nextPower time.Time // earliest next power-on
 }
@@ -111,14 +116,21 @@ type Result struct {
 // is free even when its state is busy: the rollout that started it died
 // with the previous appliance process, and this one takes it over.
 func (e *Engine) hold(node string) error {
-	if _, taken := e.holds.LoadOrStore(node, struct{}{}); taken {
+	if _, taken := e.holdMap().LoadOrStore(node, struct{}{}); taken {
 		st := e.Tracker.Status(node)
 		return fmt.Errorf("node %s: %w (state %s)", node, ErrHeld, st.State)
 	}
 	return nil
 }
 
-func (e *Engine) release(node string) { e.holds.Delete(node) }
+func (e *Engine) release(node string) { e.holdMap().Delete(node) }
+
+func (e *Engine) holdMap() *sync.Map {
+	if e.Holds != nil {
+		return e.Holds
+	}
+	return &e.ownHolds
+}
 
 // record writes an engine event.
 func (e *Engine) record(node, kind, msg string) {

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/provision/provision/internal/appliance"
+	"github.com/provision/provision/internal/rollout"
+	"github.com/provision/provision/internal/tracker"
+	"github.com/provision/provision/provision"
+)
+
+// controlClient talks to a running `provision serve` through its API.
+type controlClient struct {
+	url   string
+	token string
+	http  *http.Client
+}
+
+// controlClient finds the API of the appliance running on this state.
+func (a *app) controlClient() (*controlClient, error) {
+	var rec appliance.APIRecord
+	data, err := os.ReadFile(filepath.Join(a.state, appliance.APIFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, err
+	}
+	tok, err := os.ReadFile(filepath.Join(a.state, appliance.TokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("API token: %w", err)
+	}
+	return &controlClient{url: strings.TrimRight(rec.URL, "/"), token: strings.TrimSpace(string(tok)),
+		http: &http.Client{Timeout: 0}}, nil
+}
+
+// status reads every node's status.
+func (c *controlClient) status(ctx context.Context) (map[string]provision.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/api/v1/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("provision serve at %s: %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("provision serve at %s: %s: %s", c.url, resp.Status, bytes.TrimSpace(b))
+	}
+	var list []provision.Status
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, err
+	}
+	out := map[string]provision.Status{}
+	for _, s := range list {
+		out[s.Node] = s
+	}
+	return out, nil
+}
+
+// remoteRollout runs a rollout in the running appliance and follows it.
+func (a *app) remoteRollout(ctx context.Context, c *controlClient, f *rolloutFlags, req appliance.RolloutRequest, verb string) error {
+	fmt.Fprintf(a.stderr, "provision serve runs on this state: asking it, at %s\n", c.url)
+	plan, err := a.loadPlan()
+	if err != nil {
+		return err
+	}
+	nodes, err := provision.SelectRollout(plan, req.Roles, req.Nodes)
+	if err != nil {
+		return err
+	}
+	status, err := c.status(ctx)
+	if err != nil {
+		return err
+	}
+	statusOf := func(n string) provision.Status { return status[n] }
+	if ok, err := a.confirmRollout(f, plan, nodes, statusOf, req, verb); !ok {
+		return err
+	}
+	body, _ := json.Marshal(req)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/api/v1/rollouts", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hreq.Header.Set("Authorization", "Bearer "+c.token)
+	hreq.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		return fmt.Errorf("provision serve at %s: %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("provision serve refused: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	updates := make(chan tracker.Update, 64)
+	done := make(chan struct{})
+	go func() { // ends when updates is closed below
+		defer close(done)
+		a.printProgress(updates)
+	}()
+	var results []rollout.Result
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var l appliance.StreamLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			continue
+		}
+		switch {
+		case l.Update != nil:
+			updates <- *l.Update
+		case l.Error != "":
+			close(updates)
+			<-done
+			return errors.New(l.Error)
+		case l.Results != nil:
+			results = l.Results
+		}
+	}
+	close(updates)
+	<-done
+	if results == nil {
+		return fmt.Errorf("the stream from provision serve ended early (%v): the rollout goes on there; see provision status", sc.Err())
+	}
+	return a.summary(results, time.Since(start))
+}
