@@ -41,3 +41,21 @@ func fixedInputs() Inputs {
 		Serial: 2026112501,
 	}
 }
+
+func mustRenderer(t testing.TB) *Renderer {
+	t.Helper()
+	r, err := NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustNode(t testing.TB, plan *provision.Plan, name string) *provision.NodePlan {
+	t.Helper()
+	n, ok := plan.Node(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	return n
+}
