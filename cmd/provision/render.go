@@ -83,6 +83,7 @@ Exit status: 0 when every kickstart rendered and linted clean, 1 otherwise.`,
 	f.BoolVar(&all, "all", false, "render every node the appliance installs")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print the root hash, private host keys and token instead of [redacted]")
 	_ = cmd.MarkFlagDirname("out")
+	cmd.AddCommand(a.renderProfileCmd()) // provision render profile NODE --out DIR
 	return cmd
 }
 
