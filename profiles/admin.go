@@ -40,11 +40,9 @@ const bindDir = "/etc/bind/provision"
 func (v *view) admin(plan *provision.Plan, in Inputs) error {
 	has := v.Node.HasService
 	v.Packages = append(v.Packages, "zabbix-agent")
-	v.Services = append(v.Services, "zabbix-agent")
 	if has("ntpd") {
 		v.file("/etc/ntpsec/ntp.conf", "ntpsec.conf.tmpl", 0o644)
 		v.Packages = append(v.Packages, "ntpsec")
-		v.Services = append(v.Services, "ntpsec")
 	}
 	if has("named") {
 		v.dns(plan, in.Serial)
@@ -61,7 +59,6 @@ func (v *view) admin(plan *provision.Plan, in Inputs) error {
 		v.secretFile("/etc/zabbix/zabbix_server.conf", "zabbix_server.conf.tmpl", "root:zabbix", 0o640)
 		v.secretFile("/etc/provision/zabbix-db.sql", "zabbix-db.sql.tmpl", "root:root", 0o600)
 		v.Packages = append(v.Packages, "mariadb-server", "zabbix-server-mysql")
-		v.Services = append(v.Services, "mariadb", "zabbix-server")
 	}
 	if has("logstash") {
 		v.file("/etc/logstash/conf.d/provision.conf", "logstash.conf.tmpl", 0o644)
@@ -129,7 +126,6 @@ func (v *view) dns(plan *provision.Plan, serial uint32) {
 	v.DNS = d
 	v.file("/etc/bind/named.conf", "named.conf.tmpl", 0o644)
 	v.Packages = append(v.Packages, "bind9", "bind9-utils")
-	v.Services = append(v.Services, "named")
 }
 
 // soa writes a zone's $ORIGIN, SOA and NS records: the admin node is the
@@ -194,7 +190,6 @@ func (v *view) vpn(plan *provision.Plan, pki *VPNServer) error {
 		File{Path: vv.Dir + "/server.key", Mode: 0o600, Owner: "root:root", Secret: true, Data: []byte(pki.Key.Reveal())},
 		File{Path: vv.Dir + "/tls-crypt.key", Mode: 0o600, Owner: "root:root", Secret: true, Data: []byte(pki.TLSCrypt.Reveal())})
 	v.Packages = append(v.Packages, "openvpn")
-	v.Services = append(v.Services, "openvpn-server@provision")
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -58,4 +59,9 @@ func mustNode(t testing.TB, plan *provision.Plan, name string) *provision.NodePl
 		t.Fatalf("no node %s", name)
 	}
 	return n
+}
+
+// fmtAll formats v every way a log line or error might.
+func fmtAll(v any) string {
+	return fmt.Sprintf("%v %s %q %#v %+v", v, v, v, v, v)
 }

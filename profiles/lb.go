@@ -116,7 +116,6 @@ func (v *view) loadBalancer(plan *provision.Plan) error {
 	v.secretFile("/etc/keepalived/keepalived.conf", "keepalived.conf.tmpl", "root:root", 0o600)
 	v.file("/etc/keepalived/check_haproxy.sh", "check_haproxy.sh.tmpl", 0o755)
 	v.Packages = append(v.Packages, "haproxy", "keepalived", "psmisc")
-	v.Services = append(v.Services, "haproxy", "keepalived")
 	return nil
 }
 

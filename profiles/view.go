@@ -56,8 +56,6 @@ type view struct {
 	Sysctl   []kv
 	NoFile   int
 	Packages []string
-	// Services are enabled and started in this order by apply.sh.
-	Services []string
 
 	VIP   vipAddrs
 	LB    *lbView
@@ -133,7 +131,6 @@ func newView(plan *provision.Plan, n *provision.NodePlan, in Inputs) (*view, err
 	}
 	v.file("/etc/sysctl.d/90-provision.conf", "sysctl.tmpl", 0o644)
 	v.Packages = dedupe(v.Packages)
-	v.Services = dedupe(v.Services)
 	return v, nil
 }
 
@@ -172,7 +169,6 @@ func (v *view) common() {
 	v.file("/etc/zabbix/zabbix_agentd.conf", "zabbix_agentd.conf.tmpl", 0o644)
 	v.file("/etc/rsyslog.d/90-provision.conf", "rsyslog.conf.tmpl", 0o644)
 	v.Packages = append(v.Packages, "ntp", "zabbix-agent", "rsyslog", "openstack-utils", "openstack-selinux")
-	v.Services = append(v.Services, "ntpd", "rsyslog", "zabbix-agent")
 }
 
 // hosts lists every node's management address with its FQDN and short

@@ -146,6 +146,8 @@ if ! service mysqld status >/dev/null 2>&1; then
 elif changed /etc/my.cnf.d/galera.cnf; then
 	service mysqld restart
 fi
+# A joiner answers once its state transfer is done: allow for a large one.
+wait_for 1800 "mysqld to answer" mysqladmin --no-defaults -uroot ping
 if mysql --no-defaults -uroot -e 'SELECT 1' >/dev/null 2>&1; then
 	log "setting the MySQL root password"
 	pw=$(awk -F'"' '/^password/ {print $2}' /root/.my.cnf)

@@ -137,6 +137,8 @@ if ! service mysqld status >/dev/null 2>&1; then
 elif changed /etc/my.cnf.d/galera.cnf; then
 	service mysqld restart
 fi
+# A joiner answers once its state transfer is done: allow for a large one.
+wait_for 1800 "mysqld to answer" mysqladmin --no-defaults -uroot ping
 wait_for 300 "Galera to be ready" galera_ready
 
 # RabbitMQ: shared cookie, cluster with controller01, mirrored queues.
