@@ -1,0 +1,207 @@
+package simnode
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provision/provision/internal/netnstest"
+	"github.com/provision/provision/internal/store"
+	"golang.org/x/crypto/ssh"
+)
+
+// TestPXEInstallThenSSH: compute01 powered on with PXE-once goes through
+// the firmware's DHCP and TFTP, iPXE's DHCP and script, the kickstart and
+// its callbacks to "installed", reboots, and answers SSH on its management
+// address with the host key the appliance made for it, letting the
+// appliance's key in. Powered off, it leaves nothing in its namespace. Its
+// next PXE boot gets the local-boot script (netboot is off) and boots the
+// disk without installing, and with a DHCP server that reads the netboot
+// flag it gets no boot file at all and boots the disk too.
+func TestPXEInstallThenSSH(t *testing.T) {
+	l := newLab(t)
+	root := t.TempDir()
+	p := startNode(t, l.node, nodeSpec{RootDir: root, PXE: true})
+
+	if e := l.waitEvent(t, "lease", 1); e.MAC != nodeMAC || e.IP != nodeAddr {
+		t.Errorf("lease event = %+v", e)
+	}
+	l.waitEvent(t, "transfer", 1)
+	if e := l.waitEvent(t, "boot-script", 1); e.Attrs["netboot"] != "true" {
+		t.Errorf("first boot script: %+v", e)
+	}
+	l.waitEvent(t, "kickstart", 1)
+	installed := l.waitEvent(t, "installed", 1)
+	if installed.IP != nodeAddr || installed.Attrs["netboot"] != "off" {
+		t.Errorf("installed event = %+v", installed)
+	}
+	if got := l.count("installing"); got != 2 {
+		t.Errorf("%d installing callbacks, want 2 (%%pre's and %%post's)", got)
+	}
+	p.waitStep(t, "sshd", "listening on "+nodeAddr+":22")
+	dialSSH(t, l)
+
+	// The kickstart's files are on the node's disk.
+	keys, err := l.keys.HostKeys(nodeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "etc", "ssh", "ssh_host_"+keys[0].Type+"_key"))
+	if err != nil || !bytes.Equal(got, keys[0].Private) {
+		t.Errorf("installed host key differs from the appliance's (%v)", err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "root", ".ssh", "authorized_keys")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("authorized_keys: %v %v", fi, err)
+	}
+
+	p.powerOff(t)
+	checkBare(t, l.node)
+
+	// Second boot, PXE-once again: the script says local disk.
+	l.bootAll.Store(true)
+	p = startNode(t, l.node, nodeSpec{RootDir: root, PXE: true})
+	if e := l.waitEvent(t, "boot-script", 2); e.Attrs["netboot"] != "false" {
+		t.Errorf("boot script after install: %+v", e)
+	}
+	p.waitStep(t, "local", "sanboot")
+	p.waitStep(t, "sshd", "listening")
+	dialSSH(t, l)
+	p.powerOff(t)
+	if n := l.count("kickstart"); n != 1 {
+		t.Errorf("%d kickstarts served, want 1: the node installed again", n)
+	}
+
+	// Third boot: DHCP reads the flag and offers no boot file.
+	l.bootAll.Store(false)
+	p = startNode(t, l.node, nodeSpec{RootDir: root, PXE: true})
+	p.waitStep(t, "dhcp", "no boot file")
+	p.waitStep(t, "sshd", "listening")
+	p.powerOff(t)
+	checkBare(t, l.node)
+}
+
+// TestMissingDiskFails: with a disk missing, %pre refuses the machine and
+// the appliance gets a failed callback saying which disk; netboot stays
+// on and nothing is installed.
+func TestMissingDiskFails(t *testing.T) {
+	l := newLab(t)
+	root := t.TempDir()
+	p := startNode(t, l.node, nodeSpec{RootDir: root, PXE: true, Faults: Faults{MissingDisk: "sdb"}})
+	e := l.waitEvent(t, "failed", 1)
+	for _, want := range []string{"disk sdb (slot 1 120GB ssd) is missing", "found 3 fixed disks, the plan expects 4"} {
+		if !strings.Contains(e.Msg, want) {
+			t.Errorf("failed callback %q lacks %q", e.Msg, want)
+		}
+	}
+	p.waitStep(t, "pre", "refused")
+	if on, set, err := l.store.Flag(nodeName, store.FlagNetboot); err != nil || (set && !on) {
+		t.Errorf("netboot flag after a refused install: on=%v set=%v err=%v", on, set, err)
+	}
+	if n := l.count("installed") + l.count("installing"); n != 0 {
+		t.Errorf("%d installing/installed callbacks from a refused machine", n)
+	}
+	p.powerOff(t)
+	if _, err := os.Stat(filepath.Join(root, "etc")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused install wrote files: %v", err)
+	}
+	checkBare(t, l.node)
+}
+
+// TestNeverCallsBack: with the callback fault the install finishes and
+// the node boots its disk, but the appliance hears nothing after the
+// kickstart.
+func TestNeverCallsBack(t *testing.T) {
+	l := newLab(t)
+	p := startNode(t, l.node, nodeSpec{RootDir: t.TempDir(), PXE: true, Faults: Faults{NoCallback: true}})
+	l.waitEvent(t, "kickstart", 1)
+	p.waitStep(t, "sshd", "listening")
+	for _, k := range []string{"installing", "installed", "failed"} {
+		if n := l.count(k); n != 0 {
+			t.Errorf("%d %s callbacks from a node that never calls back", n, k)
+		}
+	}
+}
+
+// dialSSH connects from the appliance's namespace to the node's sshd,
+// accepting only the host key the appliance made for the node, and logs
+// in as root with the appliance's key.
+func dialSSH(t testing.TB, l *lab) {
+	t.Helper()
+	pairs, err := l.keys.HostKeys(nodeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []ssh.PublicKey
+	for _, kp := range pairs {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(kp.Public))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, k)
+	}
+	app, err := l.keys.Appliance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(app.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var presented ssh.PublicKey
+	cfg := &ssh.ClientConfig{
+		User: "root",
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			presented = key
+			for _, k := range want {
+				if bytes.Equal(k.Marshal(), key.Marshal()) {
+					return nil
+				}
+			}
+			return errors.New("host key is not the one the appliance made for " + nodeName)
+		},
+		Timeout: 10 * time.Second,
+	}
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(nodeAddr, "22"), 10*time.Second)
+	if err != nil {
+		t.Fatalf("dial the node's sshd: %v", err)
+	}
+	c, _, _, err := ssh.NewClientConn(conn, nodeAddr+":22", cfg)
+	if err != nil {
+		conn.Close()
+		t.Fatalf("ssh to %s: %v", nodeName, err)
+	}
+	c.Close()
+	if presented == nil {
+		t.Fatal("no host key presented")
+	}
+}
+
+// checkBare: after power-off the node's namespace holds lo and its PXE NIC
+// only, with no IPv4 address.
+func checkBare(t testing.TB, ns *netnstest.NS) {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns.Name, "-o", "link", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip link: %v: %s", err, out)
+	}
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(line); len(f) > 1 {
+			names = append(names, strings.TrimSuffix(strings.SplitN(f[1], "@", 2)[0], ":"))
+		}
+	}
+	if strings.Join(names, " ") != "lo "+nodeIf {
+		t.Errorf("links after power-off: %v", names)
+	}
+	out, err = exec.Command("ip", "-n", ns.Name, "-4", "-o", "addr", "show", "dev", nodeIf).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("%s after power-off: %s %v", nodeIf, out, err)
+	}
+}
