@@ -89,3 +89,19 @@ func TestRenderSecretsStayInFiles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRenderSite renders every node's bundle of the paper site (27
+// nodes) per iteration.
+func BenchmarkRenderSite(b *testing.B) {
+	r := mustRenderer(b)
+	plan := loadSite(b, "paper")
+	in := fixedInputs()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, n := range plan.Nodes {
+			if _, err := r.Render(plan, n, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
