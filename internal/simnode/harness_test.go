@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ const (
 	nodeAddr  = "10.3.1.40"
 	labWait   = 60 * time.Second
 	loaderBIO = "undionly.kpxe"
+	loaderEFI = "ipxe.efi"
 )
 
 // loadPlan builds the paper site from a copy of its files (secrets 0600)
@@ -89,6 +91,13 @@ func newLab(t testing.TB) *lab {
 	}
 	l := &lab{app: &netnstest.NS{Name: app}, node: netnstest.New(t), newEv: make(chan struct{})}
 	netnstest.Link(t, l.app, appIf, appAddr, l.node, nodeIf, "", nodeMAC)
+	// Removing the node's namespace removes the pair only later, in the
+	// kernel's own time: the next test's pair would clash with this one.
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "link", "del", "dev", appIf).CombinedOutput(); err != nil {
+			t.Errorf("remove %s: %v: %s", appIf, err, out)
+		}
+	})
 	l.plan, l.site = loadPlan(t)
 	state := t.TempDir()
 	var err error
@@ -224,7 +233,7 @@ func (l *lab) serve(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &tftp.Server{Conn: tconn, Routes: []tftp.Route{tftp.Files("loaders", map[string]string{loaderBIO: loader})},
+	ts := &tftp.Server{Conn: tconn, Routes: []tftp.Route{tftp.Files("loaders", map[string]string{loaderBIO: loader, loaderEFI: loader})},
 		Events: l.sink, Log: log, Lookup: func(a netip.Addr) string {
 			for _, n := range l.plan.Nodes {
 				if n.PXE.Address == a {

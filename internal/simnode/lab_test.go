@@ -100,6 +100,7 @@ func TestMissingDiskFails(t *testing.T) {
 		}
 	}
 	p.waitStep(t, "pre", "refused")
+	p.waitStep(t, "callback", "failed: not the machine the plan describes")
 	if on, set, err := l.store.Flag(nodeName, store.FlagNetboot); err != nil || (set && !on) {
 		t.Errorf("netboot flag after a refused install: on=%v set=%v err=%v", on, set, err)
 	}
@@ -204,4 +205,23 @@ func checkBare(t testing.TB, ns *netnstest.NS) {
 	if err != nil || len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("%s after power-off: %s %v", nodeIf, out, err)
 	}
+}
+
+// TestUEFISlowDHCP: a UEFI node (option 93 arch 7) with the slow-DHCP
+// fault gets ipxe.efi over TFTP, installs and answers SSH; each of its
+// DHCP messages waited the fault's delay.
+func TestUEFISlowDHCP(t *testing.T) {
+	l := newLab(t)
+	const delay = 200 * time.Millisecond
+	p := startNode(t, l.node, nodeSpec{RootDir: t.TempDir(), PXE: true, BootMode: "uefi", Faults: Faults{SlowDHCP: delay}})
+	p.waitStep(t, "faults", "slow DHCP")
+	if s := p.waitStep(t, "dhcp", "boot file ipxe.efi"); s.Elapsed < 2*delay {
+		t.Errorf("firmware lease after %s, want at least %s (DISCOVER and REQUEST delayed)", s.Elapsed, 2*delay)
+	}
+	if e := l.waitEvent(t, "transfer", 1); !strings.Contains(e.Msg+e.Attrs["file"], "ipxe.efi") {
+		t.Logf("transfer event: %+v", e)
+	}
+	l.waitEvent(t, "installed", 1)
+	p.waitStep(t, "sshd", "listening")
+	dialSSH(t, l)
 }

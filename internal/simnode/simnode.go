@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -76,6 +77,21 @@ type Faults struct {
 	MissingDisk string
 	// SlowDHCP delays every DHCP message the node sends.
 	SlowDHCP time.Duration
+}
+
+// String lists the switches that are on, "" for none.
+func (f Faults) String() string {
+	var on []string
+	if f.NoCallback {
+		on = append(on, "never calls back")
+	}
+	if f.MissingDisk != "" {
+		on = append(on, "disk "+f.MissingDisk+" missing")
+	}
+	if f.SlowDHCP > 0 {
+		on = append(on, "slow DHCP ("+f.SlowDHCP.String()+" before each message)")
+	}
+	return strings.Join(on, ", ")
 }
 
 // Step is one entry of a node's timeline.
@@ -186,6 +202,9 @@ func Boot(ctx context.Context, cfg Config, pxe bool) error {
 	}
 	defer n.powerOff()
 	n.step(PhaseFirmware, "power-on", fmt.Sprintf("powered on (pxe=%v, boot mode %s)", pxe, cfg.BootMode))
+	if f := cfg.Faults.String(); f != "" {
+		n.step(PhaseFirmware, "faults", "fault switches: "+f)
+	}
 	next := bootDisk
 	if pxe {
 		var act action
