@@ -17,6 +17,11 @@ type setting struct {
 type netView struct {
 	Tunnel   netip.Addr
 	External string // interface on the Internet network, put in br-ex
+	// ExtAddr, ExtGateway and ExtMTU move from the external interface to
+	// br-ex (ExtGateway only when it is the node's default route).
+	ExtAddr    netip.Prefix
+	ExtGateway netip.Addr
+	ExtMTU     int
 	// Active is the network node that runs the L3 and metadata agents;
 	// the others keep them installed, configured and stopped (Icehouse
 	// has no L3 HA: failover starts them on a standby with the same
@@ -173,6 +178,14 @@ func (v *view) network(plan *provision.Plan, b *osb) {
 	nv := &netView{L3Host: "l3-" + plan.Site.Name}
 	nv.Tunnel, _, _ = addressOnPurpose(plan, v.Node, provision.PurposeTunnel)
 	_, nv.External, _ = addressOnPurpose(plan, v.Node, provision.PurposeInternet)
+	if ext, ok := v.Node.Interface(nv.External); ok && nv.External != "" {
+		nv.ExtAddr, nv.ExtMTU = ext.Address, ext.MTU
+		if v.Node.GatewayNet == ext.Network {
+			nv.ExtGateway = v.Node.Gateway
+		}
+		v.file("/etc/sysconfig/network-scripts/ifcfg-br-ex", "ifcfg-br-ex.tmpl", 0o644)
+		v.file("/etc/sysconfig/network-scripts/ifcfg-"+nv.External, "ifcfg-ovsport.tmpl", 0o644)
+	}
 	l3 := sortedNodes(plan, "neutron-l3-agent")
 	nv.Active = len(l3) > 0 && l3[0].Name == v.Node.Name
 	for _, x := range l3[min(1, len(l3)):] {

@@ -70,7 +70,7 @@ func (v *view) swift(plan *provision.Plan) {
 	if sv.Proxy {
 		v.secretFile("/etc/swift/proxy-server.conf", "proxy-server.conf.tmpl", "root:swift", 0o640)
 		v.file("/etc/sysconfig/memcached", "memcached.tmpl", 0o644)
-		pk = append(pk, "openstack-swift-proxy", "memcached", "python-keystoneclient", "python-keystonemiddleware")
+		pk = append(pk, "openstack-swift-proxy", "memcached", "python-keystoneclient")
 	}
 	if sv.Storage {
 		for _, s := range []string{"account", "container", "object"} {

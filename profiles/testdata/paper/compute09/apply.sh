@@ -102,6 +102,8 @@ svc zabbix-agent /etc/zabbix/zabbix_agentd.conf
 grep -Eq 'vmx|svm' /proc/cpuinfo || fail "no hardware virtualisation: enable VT-x in the BIOS"
 svc messagebus
 svc libvirtd
+# The kickstart mounted the ephemeral volume before nova existed.
+chown nova:nova /var/lib/nova/instances
 svc iscsid /etc/iscsi/initiatorname.iscsi
 svc openvswitch
 ovs-vsctl --may-exist add-br br-int

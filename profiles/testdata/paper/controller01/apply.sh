@@ -117,6 +117,8 @@ peer_up() {
 	return 1
 }
 chkconfig mysqld on
+# The data volume is mounted here by the kickstart, before mysql existed.
+chown mysql:mysql /var/lib/mysql
 if ! service mysqld status >/dev/null 2>&1; then
 	if [ ! -d /var/lib/mysql/mysql ] || ! peer_up; then
 		log "bootstrapping the Galera cluster"

@@ -87,6 +87,8 @@ put 0644 root:root /etc/ntp.conf
 put 0644 root:root /etc/resolv.conf
 put 0644 root:root /etc/zabbix/zabbix_agentd.conf
 put 0644 root:root /etc/rsyslog.d/90-provision.conf
+put 0644 root:root /etc/sysconfig/network-scripts/ifcfg-br-ex
+put 0644 root:root /etc/sysconfig/network-scripts/ifcfg-em3
 put 0600 root:root /etc/provision/openstack.settings
 put 0644 root:root /etc/sysctl.d/90-provision.conf
 sysctl -e -q -p /etc/sysctl.d/90-provision.conf
@@ -103,7 +105,14 @@ ovs-vsctl --may-exist add-br br-int
 ln -sf /etc/neutron/plugins/ml2/ml2_conf.ini /etc/neutron/plugin.ini
 svc neutron-openvswitch-agent /etc/neutron/neutron.conf /etc/neutron/plugins/ml2/ml2_conf.ini
 ovs-vsctl --may-exist add-br br-ex
-ovs-vsctl --may-exist add-port br-ex em3
+if changed /etc/sysconfig/network-scripts/ifcfg-br-ex /etc/sysconfig/network-scripts/ifcfg-em3; then
+	# The handoff's session runs on the management bond: only em3 blinks.
+	log "moving em3's address to br-ex"
+	ifdown em3 || true
+	ip addr flush dev em3
+	ifup br-ex
+	ifup em3
+fi
 svc neutron-dhcp-agent /etc/neutron/dhcp_agent.ini /etc/neutron/neutron.conf
 # Active: L3 and metadata agents run here (agent host l3-paper); standby: network02.
 svc neutron-l3-agent /etc/neutron/l3_agent.ini /etc/neutron/neutron.conf

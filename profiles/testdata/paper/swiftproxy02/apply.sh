@@ -79,7 +79,7 @@ osc() {
 
 log "swiftproxy02: swiftproxy"
 put 0644 root:root /etc/yum.repos.d/provision.repo
-pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux openstack-swift python-swiftclient openstack-swift-proxy memcached python-keystoneclient python-keystonemiddleware
+pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux openstack-swift python-swiftclient openstack-swift-proxy memcached python-keystoneclient
 put 0644 root:root /etc/hosts
 put 0644 root:root /etc/security/limits.d/90-provision.conf
 put 0644 root:root /etc/yum.repos.d/provision.repo

@@ -130,6 +130,8 @@ peer_up() {
 	return 1
 }
 chkconfig mysqld on
+# The data volume is mounted here by the kickstart, before mysql existed.
+chown mysql:mysql /var/lib/mysql
 if ! service mysqld status >/dev/null 2>&1; then
 	peer_up || fail "no Galera peer answers: controller01 must be up first"
 	log "joining the Galera cluster"
