@@ -39,19 +39,26 @@ Needs root and iproute2.`,
   provision up --yes --site sites/paper.toml
   provision lab down --site sites/paper.toml`,
 	}
-	cmd.AddCommand(a.labUpCmd(), a.labDownCmd(), a.labStatusCmd(), a.labDaemonCmd())
+	cmd.AddCommand(a.labUpCmd(), a.labDownCmd(), a.labStatusCmd(), a.labDaemonCmd(), a.labBootCmd())
 	return cmd
 }
 
 func (a *app) labUpCmd() *cobra.Command {
-	var powerDelay time.Duration
-	var down []string
+	var powerDelay, installTime time.Duration
+	var down, noCallback []string
+	var missingDisk map[string]string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Build the site's virtual lab",
 		Long: `up builds the lab of the site: namespaces, bridges, veths, a stand-in install
 tree (unless one is imported), and the simulated iDRACs, whose certificates it
-pins. Every node of the site starts new and powered off, with no known MACs.`,
+pins. Every node of the site starts new and powered off, with no known MACs.
+
+Fault switches make some nodes misbehave, to rehearse failures: an iDRAC that
+does not answer, an installer whose callbacks never arrive, a missing disk
+(the kickstart's %pre refuses the machine).`,
+		Example: `  provision lab up --site sites/paper.toml
+  provision lab up --site sites/paper.toml --idrac-down compute07 --missing-disk compute03=sdb`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			plan, err := a.loadPlan()
@@ -70,15 +77,37 @@ pins. Every node of the site starts new and powered off, with no known MACs.`,
 			if err != nil {
 				return err
 			}
+			faults := map[string]lab.NodeFaults{}
+			set := func(node string, fn func(*lab.NodeFaults)) error {
+				if _, ok := plan.Node(node); !ok {
+					return fmt.Errorf("fault for %s: not in the site", node)
+				}
+				f := faults[node]
+				fn(&f)
+				faults[node] = f
+				return nil
+			}
+			for _, n := range down {
+				if err := set(n, func(f *lab.NodeFaults) { f.IDRACDown = true }); err != nil {
+					return err
+				}
+			}
+			for _, n := range noCallback {
+				if err := set(n, func(f *lab.NodeFaults) { f.NoCallback = true }); err != nil {
+					return err
+				}
+			}
+			for n, d := range missingDisk {
+				if err := set(n, func(f *lab.NodeFaults) { f.MissingDisk = d }); err != nil {
+					return err
+				}
+			}
 			start := time.Now()
 			rec, err := lab.Up(cmd.Context(), lab.Config{SiteFile: site, State: state, Plan: plan, Log: a.log,
+				InstallTime: installTime, Faults: faults,
 				DaemonCmd: func(ns string) *exec.Cmd {
-					args := []string{"netns", "exec", ns, exe, "lab", "daemon", "--site", site, "--state", state,
-						"--power-delay", powerDelay.String()}
-					for _, d := range down {
-						args = append(args, "--idrac-down", d)
-					}
-					return exec.Command("ip", args...)
+					return exec.Command("ip", "netns", "exec", ns, exe, "lab", "daemon", "--site", site, "--state", state,
+						"--power-delay", powerDelay.String())
 				}})
 			if err != nil {
 				return err
@@ -89,8 +118,12 @@ pins. Every node of the site starts new and powered off, with no known MACs.`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&powerDelay, "power-delay", 500*time.Millisecond, "how long a simulated server takes to change power state")
-	cmd.Flags().StringArrayVar(&down, "idrac-down", nil, "simulate `NODE`'s iDRAC being down (repeatable)")
+	fl := cmd.Flags()
+	fl.DurationVar(&powerDelay, "power-delay", 500*time.Millisecond, "how long a simulated server takes to change power state")
+	fl.DurationVar(&installTime, "install-time", 5*time.Second, "how long a simulated install takes")
+	fl.StringArrayVar(&down, "idrac-down", nil, "`NODE`'s iDRAC does not answer (repeatable)")
+	fl.StringArrayVar(&noCallback, "no-callback", nil, "`NODE`'s installer never calls back (repeatable)")
+	fl.StringToStringVar(&missingDisk, "missing-disk", nil, "`NODE=DISK`: the node lacks that disk (sdb ...)")
 	return cmd
 }
 
@@ -151,7 +184,6 @@ func (a *app) labStatusCmd() *cobra.Command {
 
 func (a *app) labDaemonCmd() *cobra.Command {
 	var powerDelay time.Duration
-	var down []string
 	cmd := &cobra.Command{
 		Use:    "daemon",
 		Short:  "Run the lab's simulated iDRACs (started by lab up)",
@@ -171,9 +203,13 @@ func (a *app) labDaemonCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			rec, err := lab.Load(a.state)
+			if err != nil {
+				return err
+			}
 			dn := map[string]bool{}
-			for _, d := range down {
-				dn[d] = true
+			for n, f := range rec.Faults {
+				dn[n] = f.IDRACDown
 			}
 			d := &lab.Daemon{Plan: plan, Secrets: site.Secrets, State: a.state, PowerDelay: powerDelay, Down: dn, Log: a.log,
 				BootCmd: func(node string, pxe bool) *exec.Cmd {
@@ -188,7 +224,6 @@ func (a *app) labDaemonCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&powerDelay, "power-delay", 500*time.Millisecond, "how long a simulated server takes to change power state")
-	cmd.Flags().StringArrayVar(&down, "idrac-down", nil, "NODE whose iDRAC does not answer")
 	return cmd
 }
 

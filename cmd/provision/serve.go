@@ -32,6 +32,7 @@ type serveFlags struct {
 	insecure  bool
 	ca        string
 	basicAuth bool
+	noProfile bool
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
@@ -48,6 +49,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the certificates of iDRACs that have no pin (said on every run)")
 	fl.StringVar(&f.ca, "ca", "", "PEM `FILE` of CAs for iDRAC certificates that have no pin")
 	fl.BoolVar(&f.basicAuth, "basic-auth", false, "log in to iDRACs with HTTP Basic authentication instead of sessions")
+	fl.BoolVar(&f.noProfile, "no-profiles", false, "do not hand installed nodes their role profile over SSH (they are ready once installed)")
 }
 
 // labEndpoints is where `provision lab up` records its iDRAC simulators.
@@ -56,7 +58,7 @@ const labEndpoints = "lab/endpoints.json"
 // applianceConfig turns the flags into the appliance's configuration.
 func (a *app) applianceConfig(f *serveFlags) (appliance.Config, error) {
 	cfg := appliance.Config{SiteFile: a.site, StateDir: a.state, Interface: f.iface, HTTPPort: f.httpPort,
-		TFTPPort: f.tftpPort, NoDHCP: f.noDHCP, ProxyDHCP: f.proxyDHCP, Pool: f.pool, Loaders: f.loaders, Log: a.log,
+		TFTPPort: f.tftpPort, NoDHCP: f.noDHCP, NoHandoff: f.noProfile, ProxyDHCP: f.proxyDHCP, Pool: f.pool, Loaders: f.loaders, Log: a.log,
 		BMC: appliance.BMCConfig{CAFile: f.ca, Insecure: f.insecure, BasicAuth: f.basicAuth}}
 	if f.addr != "" {
 		addr, err := netip.ParseAddr(f.addr)
@@ -89,6 +91,7 @@ func (a *app) applianceConfig(f *serveFlags) (appliance.Config, error) {
 		}
 		// Simulated servers change power state in a fraction of a second.
 		cfg.BMC.Timeouts.Poll = 100 * time.Millisecond
+		cfg.LabDir = lab.Dir(a.state)
 	}
 	if f.insecure {
 		fmt.Fprintln(a.stderr, "WARNING: --insecure: iDRACs without a pinned certificate are NOT verified")

@@ -46,6 +46,13 @@ type Config struct {
 	Loaders map[string]string
 	// BMC says how to reach the iDRACs.
 	BMC BMCConfig
+	// LabDir, set when the appliance runs in the virtual lab, keeps each
+	// simulated node's uploaded profile there; profiles are checked, not
+	// run.
+	LabDir string
+	// NoHandoff leaves installed nodes without their role profile (they
+	// are ready once their system answers).
+	NoHandoff bool
 	Log *slog.Logger
 }
 

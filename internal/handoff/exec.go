@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"sync"
 
-	"github.com/provision/provision/profiles"
 	"github.com/provision/provision/provision"
 	"golang.org/x/crypto/ssh"
 )
@@ -69,7 +67,7 @@ func apply(ctx context.Context, client *ssh.Client, node string, cfg *Config) er
 				Attrs: map[string]string{"stream": name}})
 		}
 	}
-	cmd := "cd " + shellQuote(cfg.RemoteDir) + " && exec /bin/bash ./" + path.Base(profiles.ApplyName)
+	cmd := "cd " + shellQuote(cfg.RemoteDir) + " && " + cfg.Command
 	if err := s.Start(cmd); err != nil {
 		return fmt.Errorf("start apply.sh: %w", err)
 	}

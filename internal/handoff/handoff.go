@@ -41,6 +41,12 @@ type Config struct {
 	// RemoteDir is where the bundle is uploaded; default
 	// /root/provision-profile. It is replaced on every run.
 	RemoteDir string
+	// RemoteDirFor, when set, gives each node its own RemoteDir (the
+	// virtual lab's nodes share the host's file system).
+	RemoteDirFor func(n *provision.NodePlan) string
+	// Command runs the bundle in RemoteDir; default "exec /bin/bash
+	// ./apply.sh". The lab's simulated nodes only check it (bash -n).
+	Command string
 	// RetryEvery is the pause between two connection attempts while the
 	// node boots (default 5 s); DialTimeout bounds one attempt (10 s).
 	RetryEvery  time.Duration
@@ -66,6 +72,9 @@ func (c *Config) defaults() {
 	if c.RemoteDir == "" {
 		c.RemoteDir = "/root/provision-profile"
 	}
+	if c.Command == "" {
+		c.Command = "exec /bin/bash ./" + path.Base(profiles.ApplyName)
+	}
 	if c.RetryEvery <= 0 {
 		c.RetryEvery = 5 * time.Second
 	}
@@ -84,6 +93,9 @@ func (c *Config) defaults() {
 // ctx ends), verify, upload, run apply.sh. It records ssh-up, the output,
 // then applied or failed, and returns nil only when apply.sh exited 0.
 func Run(ctx context.Context, node *provision.NodePlan, bundle profiles.Bundle, cfg Config) error {
+	if cfg.RemoteDirFor != nil {
+		cfg.RemoteDir = cfg.RemoteDirFor(node)
+	}
 	cfg.defaults()
 	err := run(ctx, node, bundle, &cfg)
 	if err != nil {

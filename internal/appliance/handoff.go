@@ -1,0 +1,48 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/provision/provision/internal/handoff"
+	"github.com/provision/provision/profiles"
+	"github.com/provision/provision/provision"
+)
+
+// labCheckOnly is what a lab node runs instead of its profile: the
+// simulated node shares this host's file system, so the bundle is
+// uploaded and checked, never applied.
+const labCheckOnly = "/bin/bash -n ./apply.sh && echo 'lab: apply.sh uploaded and checked (bash -n), not run: a simulated node installs no packages'"
+
+// handoff is the rollout's last step: SSH to the installed node (its
+// generated host key verified), upload its role profile, run it.
+func (a *Appliance) handoff() func(context.Context, *provision.NodePlan) error {
+	cfg := handoff.Config{Keys: a.Keys, Events: a.Tracker.Record, Log: a.log.With("part", "handoff")}
+	if a.cfg.LabDir != "" {
+		cfg.RemoteDirFor = func(n *provision.NodePlan) string { return filepath.Join(a.cfg.LabDir, "nodes", n.Name, "profile") }
+		cfg.Command = labCheckOnly
+		cfg.RetryEvery = 500 * time.Millisecond
+	}
+	return handoff.Hook(cfg, a.renderBundle)
+}
+
+// renderBundle renders a node's role profile with the inputs kept in the
+// state directory.
+func (a *Appliance) renderBundle(n *provision.NodePlan) (profiles.Bundle, error) {
+	plan := a.Plan()
+	var extra map[string]provision.Secret
+	if sec := a.Site().Secrets; sec != nil {
+		extra = sec.Extra
+	}
+	in, err := profiles.LoadInputs(a.cfg.StateDir, plan, extra, time.Now())
+	if err != nil {
+		return profiles.Bundle{}, fmt.Errorf("profile inputs: %w", err)
+	}
+	r, err := profiles.NewRenderer()
+	if err != nil {
+		return profiles.Bundle{}, err
+	}
+	return r.Render(plan, n, in)
+}
