@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -148,5 +149,40 @@ func TestRunUnreachable(t *testing.T) {
 	var attempts int
 	if _, err := fmtSscan(err.Error(), &attempts); err != nil || attempts < 2 {
 		t.Errorf("want at least 2 attempts before failing, got %q", err)
+	}
+}
+
+// TestRunStoppedByContext: the caller's deadline ends a running apply.sh
+// and the handoff returns at once, the node failed.
+func TestRunStoppedByContext(t *testing.T) {
+	keys, node := setup(t)
+	srv := startSSHD(t, keys, node.Name)
+	rec := &recorder{}
+	cfg := cfgFor(t, keys, srv.addr, rec)
+	ctx := bounded(t, 30*time.Second)
+	stopAt := make(chan struct{})
+	cfg.Events = func(e provision.Event) {
+		rec.sink(e)
+		if e.Kind == KindOutput && e.Msg == "started" {
+			close(stopAt)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Cancels once apply.sh printed; ends with the context at the latest.
+	go func() {
+		select {
+		case <-stopAt:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	start := time.Now()
+	err := Run(ctx, node, testBundle("#!/bin/bash\necho started\nsleep 5\necho finished\n"), cfg)
+	if !errors.Is(err, ErrApply) || time.Since(start) > 4*time.Second {
+		t.Fatalf("Run: %v after %v, want ErrApply well before apply.sh ends", err, time.Since(start))
+	}
+	if d := cmp.Diff([]string{"ssh/ssh-up", "profile/failed"}, rec.kinds()); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
 	}
 }
