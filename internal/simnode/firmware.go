@@ -127,7 +127,7 @@ func (n *node) ipxe(ctx context.Context, loader string) (action, error) {
 		return action{kind: actionLocal}, nil
 	}
 	n.step(PhaseIPXE, "script", fmt.Sprintf("%s: %d bytes", redactURL(url), len(body)))
-	act, err := env.run(ctx, body, 0)
+	act, err := env.run(ctx, body)
 	if err != nil {
 		return action{}, err
 	}

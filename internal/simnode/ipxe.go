@@ -43,12 +43,8 @@ type ipxeEnv struct {
 	initrds []string
 }
 
-// maxChain bounds chain depth, and maxSteps the commands one script runs
-// (a goto loop).
-const (
-	maxChain = 4
-	maxSteps = 10000
-)
+// maxSteps bounds the commands one script runs (a goto loop).
+const maxSteps = 10000
 
 // errJump ends a command line after a goto.
 var errJump = errors.New("goto")
@@ -61,10 +57,10 @@ type result struct {
 }
 
 // run interprets an iPXE script: the commands bootcfg renders (kernel,
-// initrd, boot, exit, sanboot, echo, sleep, iseq, goto, chain) with
+// initrd, boot, exit, sanboot, echo, sleep, iseq, goto) with
 // labels, && and ||. Errors are the simulation's (ctx ended); a command
 // that fails is a false status, as in iPXE.
-func (e *ipxeEnv) run(ctx context.Context, body []byte, depth int) (action, error) {
+func (e *ipxeEnv) run(ctx context.Context, body []byte) (action, error) {
 	lines := strings.Split(string(body), "\n")
 	if len(lines) == 0 || !strings.HasPrefix(strings.TrimSpace(lines[0]), "#!ipxe") {
 		e.log("script", "not an iPXE script (no #!ipxe): iPXE exits, next boot device")
@@ -86,7 +82,7 @@ func (e *ipxeEnv) run(ctx context.Context, body []byte, depth int) (action, erro
 		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ":") {
 			continue
 		}
-		r, err := e.line(ctx, line, labels, depth)
+		r, err := e.line(ctx, line, labels)
 		if err != nil {
 			return action{}, err
 		}
@@ -103,7 +99,7 @@ func (e *ipxeEnv) run(ctx context.Context, body []byte, depth int) (action, erro
 
 // line runs "a && b || c" left to right: && runs its command when the
 // status so far is true, || when it is false.
-func (e *ipxeEnv) line(ctx context.Context, line string, labels map[string]int, depth int) (result, error) {
+func (e *ipxeEnv) line(ctx context.Context, line string, labels map[string]int) (result, error) {
 	fields := strings.Fields(line)
 	var cmd []string
 	var op string
@@ -119,7 +115,7 @@ func (e *ipxeEnv) line(ctx context.Context, line string, labels map[string]int, 
 			cmd = nil
 			return nil
 		}
-		r, err := e.command(ctx, cmd, labels, depth)
+		r, err := e.command(ctx, cmd, labels)
 		cmd = nil
 		if err != nil {
 			return err
@@ -150,7 +146,7 @@ func (e *ipxeEnv) line(ctx context.Context, line string, labels map[string]int, 
 }
 
 // command runs one command with its arguments expanded.
-func (e *ipxeEnv) command(ctx context.Context, cmd []string, labels map[string]int, depth int) (result, error) {
+func (e *ipxeEnv) command(ctx context.Context, cmd []string, labels map[string]int) (result, error) {
 	for i := range cmd {
 		cmd[i] = e.expand(cmd[i])
 	}
@@ -183,7 +179,7 @@ func (e *ipxeEnv) command(ctx context.Context, cmd []string, labels map[string]i
 		}
 		return ok, nil
 	case "kernel", "imgexec", "chain", "initrd", "module", "imgfetch":
-		return e.image(ctx, name, args, depth)
+		return e.image(ctx, name, args)
 	case "boot":
 		if e.kernel == "" {
 			e.log("boot", "boot: no kernel loaded")
@@ -202,7 +198,7 @@ func (e *ipxeEnv) command(ctx context.Context, cmd []string, labels map[string]i
 }
 
 // image fetches a kernel, initrd or chained script.
-func (e *ipxeEnv) image(ctx context.Context, name string, args []string, depth int) (result, error) {
+func (e *ipxeEnv) image(ctx context.Context, name string, args []string) (result, error) {
 	ok := result{ok: true, jump: -1}
 	bad := result{ok: false, jump: -1}
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
@@ -218,11 +214,10 @@ func (e *ipxeEnv) image(ctx context.Context, name string, args []string, depth i
 	}
 	url := args[0]
 	if name == "chain" || name == "imgexec" {
-		if depth >= maxChain {
-			e.log("script", "chain: too deep")
-			return bad, nil
-		}
-		return e.chain(ctx, url, depth)
+		// bootcfg renders no chain: a chained image would be another
+		// loader or script, which this iPXE does not run.
+		e.log("script", name+" "+redactURL(url)+": not supported by the simulated iPXE")
+		return bad, nil
 	}
 	n, err := e.fetch(ctx, url)
 	if err != nil {
@@ -239,13 +234,6 @@ func (e *ipxeEnv) image(ctx context.Context, name string, args []string, depth i
 		e.initrds = append(e.initrds, url)
 	}
 	return ok, nil
-}
-
-// chain is not used by bootcfg's scripts; a fetched script is run in
-// place of this one.
-func (e *ipxeEnv) chain(ctx context.Context, url string, depth int) (result, error) {
-	e.log("script", "chain "+redactURL(url)+": not supported by the simulated iPXE")
-	return result{ok: false, jump: -1}, nil
 }
 
 // expand replaces the iPXE settings bootcfg uses: ${platform},

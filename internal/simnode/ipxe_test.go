@@ -33,7 +33,7 @@ func runScript(t *testing.T, body []byte, platform string, fail map[string]bool)
 			}
 			return 1, nil
 		}}
-	act, err := env.run(context.Background(), body, 0)
+	act, err := env.run(context.Background(), body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestIPXEKernelMissing(t *testing.T) {
 			}
 		},
 		fetch: func(context.Context, string) (int64, error) { return 0, errors.New("404 Not Found") }}
-	if _, err := env.run(ctx, b, 0); !errors.Is(err, context.Canceled) {
+	if _, err := env.run(ctx, b); !errors.Is(err, context.Canceled) {
 		t.Fatalf("run = %v, want the context's end", err)
 	}
 	if d := cmp.Diff([]string{"echo", "kernel", "echo"}, logged); d != "" {
