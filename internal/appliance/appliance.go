@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -53,7 +52,7 @@ type Config struct {
 	// NoHandoff leaves installed nodes without their role profile (they
 	// are ready once their system answers).
 	NoHandoff bool
-	Log *slog.Logger
+	Log       *slog.Logger
 }
 
 // Appliance is a running appliance's state. It is safe for concurrent
@@ -205,9 +204,3 @@ func (a *Appliance) addr() netip.Addr {
 
 // stateFile is a path in the state directory.
 func (a *Appliance) stateFile(name string) string { return filepath.Join(a.cfg.StateDir, name) }
-
-// exists reports whether a file exists.
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
