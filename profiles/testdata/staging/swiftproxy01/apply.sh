@@ -41,7 +41,6 @@ wait_for() {
 		sleep 1
 	done
 }
-[ -r /etc/redhat-release ] && grep -q 'release 6' /etc/redhat-release || fail "this profile is for CentOS 6"
 pkgs() {
 	local missing=() p
 	for p; do rpm -q "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -78,6 +77,7 @@ osc() {
 }
 
 log "swiftproxy01: swiftproxy"
+[ -r /etc/redhat-release ] && grep -q 'release 6' /etc/redhat-release || fail "this profile is for CentOS 6"
 put 0644 root:root /etc/yum.repos.d/provision.repo
 pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux openstack-swift python-swiftclient openstack-swift-proxy memcached python-keystoneclient
 put 0644 root:root /etc/hosts
