@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"strings"
@@ -51,21 +50,23 @@ func (n *node) pxe(ctx context.Context) (action, error) {
 		return action{kind: actionLocal}, nil
 	}
 	n.step(PhaseFirmware, "tftp", fmt.Sprintf("%s: %d bytes from %s", l.bootFile, size, l.server))
+	if isPXELinux(l.bootFile) {
+		return n.pxelinux(ctx, l)
+	}
 	return n.ipxe(ctx, l.bootFile)
 }
+
+// tftpTimeout is how long a TFTP block waits for its answer.
+const tftpTimeout = 2 * time.Second
 
 // tftpGet fetches file from server as a PXE ROM does: octet mode, blksize
 // 1468, tsize asked. The bytes are counted, not kept: the simulated
 // loader is this package.
 func (n *node) tftpGet(server, file string) (int64, error) {
-	c, err := tftp.NewClient(net.JoinHostPort(server, "69"))
+	c, err := newTFTPClient(server)
 	if err != nil {
-		return 0, fmt.Errorf("tftp client: %w", err)
+		return 0, err
 	}
-	c.SetTimeout(2 * time.Second)
-	c.SetRetries(4)
-	c.SetBlockSize(tftpBlockSize)
-	c.RequestTSize(true)
 	wt, err := c.Receive(file, "octet")
 	if err != nil {
 		return 0, fmt.Errorf("tftp %s: %w", file, err)

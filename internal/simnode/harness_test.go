@@ -2,6 +2,7 @@ package simnode
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provision/provision/internal/bootcfg"
 	"github.com/provision/provision/internal/dhcp"
 	"github.com/provision/provision/internal/hostkeys"
 	"github.com/provision/provision/internal/httpd"
@@ -36,17 +38,27 @@ const (
 	labWait   = 60 * time.Second
 	loaderBIO = "undionly.kpxe"
 	loaderEFI = "ipxe.efi"
+	// loaderPXELinux stands for pxelinux.0: its bytes are not run.
+	loaderPXELinux = "pxelinux.0"
 )
 
 // loadPlan builds the paper site from a copy of its files (secrets 0600)
 // with compute01's PXE NIC MAC, as the lab's iDRAC would report it.
 func loadPlan(t testing.TB) (*provision.Plan, *provision.Site) {
+	return loadPlanEdited(t, nil)
+}
+
+// loadPlanEdited is loadPlan with the site file changed by edit first.
+func loadPlanEdited(t testing.TB, edit func(string) string) (*provision.Plan, *provision.Site) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
 		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if edit != nil && f == "paper.toml" {
+			data = []byte(edit(string(data)))
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -82,7 +94,10 @@ type lab struct {
 	newEv  chan struct{} // closed and replaced at each event
 }
 
-func newLab(t testing.TB) *lab {
+func newLab(t testing.TB) *lab { return newLabEdited(t, nil) }
+
+// newLabEdited is newLab on the paper site changed by edit.
+func newLabEdited(t testing.TB, edit func(string) string) *lab {
 	t.Helper()
 	netnstest.Require(t)
 	app := os.Getenv(appNSEnv)
@@ -98,7 +113,7 @@ func newLab(t testing.TB) *lab {
 			t.Errorf("remove %s: %v: %s", appIf, err, out)
 		}
 	})
-	l.plan, l.site = loadPlan(t)
+	l.plan, l.site = loadPlanEdited(t, edit)
 	state := t.TempDir()
 	var err error
 	if l.store, err = store.Open(state, time.Second); err != nil {
@@ -233,7 +248,12 @@ func (l *lab) serve(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &tftp.Server{Conn: tconn, Routes: []tftp.Route{tftp.Files("loaders", map[string]string{loaderBIO: loader, loaderEFI: loader})},
+	routes := []tftp.Route{
+		tftp.Files("loaders", map[string]string{loaderBIO: loader, loaderEFI: loader, loaderPXELinux: loader}),
+		tftp.Dynamic("pxelinux.cfg", tftp.Prefix("pxelinux.cfg/"), l.pxelinuxConfig),
+		tftp.Tree("images", "images/", root),
+	}
+	ts := &tftp.Server{Conn: tconn, Routes: routes,
 		Events: l.sink, Log: log, Lookup: func(a netip.Addr) string {
 			for _, n := range l.plan.Nodes {
 				if n.PXE.Address == a {
@@ -278,4 +298,33 @@ func writeFile(t testing.TB, path, body string) {
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pxelinuxConfig answers pxelinux's config requests as the appliance
+// does: the node's config, for its netboot state, to the node's address;
+// not found for other names; the local-boot default.
+func (l *lab) pxelinuxConfig(_ context.Context, remote netip.Addr, p string) ([]byte, error) {
+	name := strings.TrimPrefix(p, "pxelinux.cfg/")
+	if name == "default" {
+		return bootcfg.PXELinuxDefault(l.plan), nil
+	}
+	raw, ok := strings.CutPrefix(name, "01-")
+	mac, err := bootcfg.ParseMAC(raw)
+	if !ok || err != nil || mac.String() != nodeMAC {
+		return nil, fs.ErrNotExist
+	}
+	n, _ := l.plan.Node(nodeName)
+	on, err := l.store.Netboot(n)
+	if err != nil {
+		return nil, err
+	}
+	st := bootcfg.State{Netboot: on && remote == n.PXE.Address}
+	if st.Netboot {
+		tok, err := l.keys.Token(n.Name)
+		if err != nil {
+			return nil, err
+		}
+		st.Token = provision.NewSecret(tok)
+	}
+	return bootcfg.PXELinux(l.plan, n, st)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -122,5 +123,47 @@ func TestIPXEKernelMissing(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"echo", "kernel", "echo"}, logged); d != "" {
 		t.Errorf("steps (-want +got):\n%s", d)
+	}
+}
+
+// TestPXELinuxConfigs reads the pxelinux configs bootcfg renders, and
+// the names pxelinux asks for.
+func TestPXELinuxConfigs(t *testing.T) {
+	plan, _ := loadPlan(t)
+	node, _ := plan.Node(nodeName)
+	install, err := bootcfg.PXELinux(plan, node, bootcfg.State{Netboot: true, Token: provision.NewSecret("0123abcd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := bootcfg.PXELinux(plan, node, bootcfg.State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parsePXELinux(install)
+	// The plan knows the MAC: BOOTIF is in APPEND, not from IPAPPEND 2.
+	if got.kernel != "images/centos-6.5/images/pxeboot/vmlinuz" || got.ipappend != 0 || got.localboot ||
+		!strings.Contains(strings.Join(got.args, " "), "BOOTIF=01-52-54-00-5e-00-40") ||
+		len(got.args) == 0 || got.args[0] != "initrd=images/centos-6.5/images/pxeboot/initrd.img" {
+		t.Errorf("install config: %+v", got)
+	}
+	for name, cfg := range map[string][]byte{"local": local, "default": bootcfg.PXELinuxDefault(plan)} {
+		if e := parsePXELinux(cfg); !e.localboot || e.kernel != "" {
+			t.Errorf("%s config: %+v", name, e)
+		}
+	}
+	mac, _ := net.ParseMAC(nodeMAC)
+	names := pxelinuxNames(mac, netip.MustParseAddr("10.3.1.40"))
+	want := []string{"pxelinux.cfg/01-52-54-00-5e-00-40", "pxelinux.cfg/0A030128", "pxelinux.cfg/0A03012",
+		"pxelinux.cfg/0A0301", "pxelinux.cfg/0A030", "pxelinux.cfg/0A03", "pxelinux.cfg/0A0", "pxelinux.cfg/0A",
+		"pxelinux.cfg/0", "pxelinux.cfg/default"}
+	if d := cmp.Diff(want, names); d != "" {
+		t.Errorf("names (-want +got):\n%s", d)
+	}
+}
+
+func TestPXELinuxIPAppend(t *testing.T) {
+	e := parsePXELinux([]byte("DEFAULT install\nLABEL local\n  LOCALBOOT 0\nLABEL install\n  KERNEL k\n  APPEND initrd=a,b ks=x\n  IPAPPEND 2\n"))
+	if e.kernel != "k" || e.ipappend != 2 || e.localboot || strings.Join(e.args, " ") != "initrd=a,b ks=x" {
+		t.Errorf("entry: %+v", e)
 	}
 }

@@ -225,3 +225,29 @@ func TestUEFISlowDHCP(t *testing.T) {
 	p.waitStep(t, "sshd", "listening")
 	dialSSH(t, l)
 }
+
+// TestPXELinuxInstall: a node whose loader is pxelinux gets pxelinux.0,
+// reads pxelinux.cfg/01-<mac> over TFTP, fetches kernel and initrd over
+// TFTP from the install tree, installs (BOOTIF from IPAPPEND 2) and
+// answers SSH; its next boot's config is LOCALBOOT.
+func TestPXELinuxInstall(t *testing.T) {
+	l := newLabEdited(t, func(site string) string {
+		return strings.Replace(site, "name = \"compute01\"\n", "name = \"compute01\"\nloader = \"pxelinux\"\n", 1)
+	})
+	root := t.TempDir()
+	p := startNode(t, l.node, nodeSpec{RootDir: root, PXE: true})
+	p.waitStep(t, "tftp", "pxelinux.0")
+	p.waitStep(t, "script", "pxelinux.cfg/01-52-54-00-5e-00-40")
+	l.waitEvent(t, "installed", 1)
+	p.waitStep(t, "sshd", "listening")
+	dialSSH(t, l)
+	p.powerOff(t)
+
+	l.bootAll.Store(true)
+	p = startNode(t, l.node, nodeSpec{RootDir: root, PXE: true})
+	p.waitStep(t, "local", "LOCALBOOT")
+	p.waitStep(t, "sshd", "listening")
+	if n := l.count("kickstart"); n != 1 {
+		t.Errorf("%d kickstarts served, want 1", n)
+	}
+}

@@ -97,7 +97,7 @@ func (f Faults) String() string {
 // Step is one entry of a node's timeline.
 type Step struct {
 	Node string
-	// Phase is firmware, ipxe, installer or system.
+	// Phase is firmware, ipxe (or pxelinux), installer or system.
 	Phase string
 	// What is a short word: dhcp, tftp, script, kernel, initrd, kickstart,
 	// lint, pre, packages, post, callback, reboot, network, sshd, local,
@@ -114,6 +114,7 @@ type Step struct {
 const (
 	PhaseFirmware  = "firmware"
 	PhaseIPXE      = "ipxe"
+	PhasePXELinux  = "pxelinux"
 	PhaseInstaller = "installer"
 	PhaseSystem    = "system"
 )
