@@ -88,6 +88,8 @@ type lab struct {
 	// that the HTTP boot script decides (as with a DHCP server that does
 	// not read the flag).
 	bootAll atomic.Bool
+	// ksEdit, when set, changes every kickstart served.
+	ksEdit atomic.Pointer[func([]byte) []byte]
 
 	mu     sync.Mutex
 	events []provision.Event
@@ -273,7 +275,11 @@ func (l *lab) serve(t testing.TB) {
 			if err != nil {
 				return nil, err
 			}
-			return kickstart.Render(plan, n, in)
+			ks, err := kickstart.Render(plan, n, in)
+			if edit := l.ksEdit.Load(); err == nil && edit != nil {
+				ks = (*edit)(ks)
+			}
+			return ks, err
 		},
 		// The lab's MACs are discovered over the iDRACs, as on a new
 		// rack: the store has them.

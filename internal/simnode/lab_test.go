@@ -251,3 +251,25 @@ func TestPXELinuxInstall(t *testing.T) {
 		t.Errorf("%d kickstarts served, want 1", n)
 	}
 }
+
+// TestUnlintableKickstartFails: a kickstart with a command RHEL 6.5 does
+// not have fails the install before %pre, with a failed callback naming
+// the problem, as anaconda stops on it.
+func TestUnlintableKickstartFails(t *testing.T) {
+	l := newLab(t)
+	edit := func(ks []byte) []byte { return append([]byte("autopart --type=thinp\n"), ks...) }
+	l.ksEdit.Store(&edit)
+	root := t.TempDir()
+	p := startNode(t, l.node, nodeSpec{RootDir: root, PXE: true})
+	e := l.waitEvent(t, "failed", 1)
+	if !strings.Contains(e.Msg, "kickstart does not lint") || !strings.Contains(e.Msg, "compute01.ks:1:") {
+		t.Errorf("failed callback: %q", e.Msg)
+	}
+	p.waitStep(t, "callback", "failed: kickstart does not lint")
+	if n := l.count("installing"); n != 0 {
+		t.Errorf("%d installing callbacks: %%pre ran", n)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an unlintable install wrote files: %v", err)
+	}
+}

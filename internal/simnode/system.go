@@ -146,7 +146,8 @@ func (n *node) standIn(ctx context.Context, dev string, links map[string]string)
 }
 
 // upBond makes a bond and enslaves its NICs (dummies for those the
-// namespace lacks), or a stand-in when the kernel has no bonding.
+// namespace lacks, but beside the PXE NIC), or a stand-in when the kernel
+// has no bonding.
 func (n *node) upBond(ctx context.Context, c ifcfg, nc netConfig, links map[string]string, onPXE map[string]bool) error {
 	var slaves []string
 	for _, s := range nc.ifaces {
@@ -170,6 +171,12 @@ func (n *node) upBond(ctx context.Context, c ifcfg, nc netConfig, links map[stri
 	onPXE[c.device] = pxe
 	for _, s := range slaves {
 		link := links[s]
+		if link == "" && pxe {
+			// A dummy beside the PXE NIC could become the bond's active
+			// 802.3ad aggregator and black-hole the management address.
+			n.step(PhaseSystem, "network", fmt.Sprintf("%s: slave %s is not in the namespace, left out", c.device, s))
+			continue
+		}
 		if link == "" {
 			if err := n.addLink(ctx, s, "name", s, "type", "dummy"); err != nil {
 				n.step(PhaseSystem, "network", fmt.Sprintf("%s: slave %s is missing and no dummy can stand in: %v", c.device, s, err))
