@@ -44,8 +44,10 @@ type blockView struct {
 
 // osb collects settings.
 type osb struct {
-	v   *view
-	out []setting
+	v         *view
+	out       []setting
+	memcached []peer // the controllers' memcached
+	novaDone  bool
 }
 
 func (b *osb) set(file, section string, kvs ...string) {
@@ -76,90 +78,21 @@ func (b *osb) db(file, name string) {
 // from its services.
 func (v *view) openstack(plan *provision.Plan) {
 	b := &osb{v: v}
-	var memcached []peer
 	if v.Ctl != nil {
-		memcached = v.Ctl.Memcached
+		b.memcached = v.Ctl.Memcached
 	}
-	n, me := v.Node, v.Mgmt.String()
-	vip := v.VIP.Internal.String()
-	has := n.HasService
-	if has("keystone") {
-		f := "/etc/keystone/keystone.conf"
-		b.set(f, "DEFAULT", "admin_token", v.S["keystone-admin-token"], "bind_host", me)
-		b.set(f, "token", "provider", "keystone.token.providers.uuid.Provider", "driver", "keystone.token.backends.memcache.Token")
-		b.set(f, "memcache", "servers", peersPort(memcached, 11211))
-		b.db(f, "keystone")
-	}
-	if has("glance-api") || has("glance-registry") {
-		for _, f := range []string{"/etc/glance/glance-api.conf", "/etc/glance/glance-registry.conf"} {
-			b.db(f, "glance")
-			b.authtoken(f, "glance")
-			b.set(f, "paste_deploy", "flavor", "keystone")
-			b.set(f, "DEFAULT", "bind_host", me)
-		}
-		b.set("/etc/glance/glance-api.conf", "DEFAULT", "registry_host", vip)
-	}
-	novaCommon := func() {
-		f := "/etc/nova/nova.conf"
-		b.rabbit(f, "rabbit")
-		b.set(f, "DEFAULT", "my_ip", me, "auth_strategy", "keystone", "glance_host", vip,
-			"network_api_class", "nova.network.neutronv2.api.API", "neutron_url", "http://"+vip+":9696",
-			"neutron_auth_strategy", "keystone", "neutron_admin_tenant_name", "service",
-			"neutron_admin_username", "neutron", "neutron_admin_password", v.S["svc-neutron"],
-			"neutron_admin_auth_url", "http://"+vip+":35357/v2.0",
-			"linuxnet_interface_driver", "nova.network.linux_net.LinuxOVSInterfaceDriver",
-			"firewall_driver", "nova.virt.firewall.NoopFirewallDriver", "security_group_api", "neutron")
-		b.authtoken(f, "nova")
-	}
+	has := v.Node.HasService
+	b.identityImage()
 	if has("nova-api") {
-		f := "/etc/nova/nova.conf"
-		novaCommon()
-		b.db(f, "nova")
-		b.set(f, "DEFAULT", "osapi_compute_listen", me, "metadata_listen", me, "novncproxy_host", me,
-			"vncserver_listen", me, "vncserver_proxyclient_address", me,
-			"service_neutron_metadata_proxy", "True", "neutron_metadata_proxy_shared_secret", v.S["metadata-secret"],
-			"memcached_servers", peersPort(memcached, 11211))
+		b.novaAPI()
 	}
-	if has("cinder-api") || has("cinder-volume") {
-		f := "/etc/cinder/cinder.conf"
-		b.db(f, "cinder")
-		b.rabbit(f, "cinder.openstack.common.rpc.impl_kombu")
-		b.authtoken(f, "cinder")
-		b.set(f, "DEFAULT", "auth_strategy", "keystone", "my_ip", me, "glance_host", vip)
-		if has("cinder-api") {
-			b.set(f, "DEFAULT", "osapi_volume_listen", me)
-		}
-	}
-	neutron := has("neutron-server") || has("neutron-openvswitch-agent") || has("neutron-l3-agent")
-	if neutron {
-		f := "/etc/neutron/neutron.conf"
-		b.rabbit(f, "neutron.openstack.common.rpc.impl_kombu")
-		b.authtoken(f, "neutron")
-		b.set(f, "DEFAULT", "auth_strategy", "keystone", "core_plugin", "ml2", "service_plugins", "router",
-			"allow_overlapping_ips", "True")
-		m := "/etc/neutron/plugins/ml2/ml2_conf.ini"
-		b.set(m, "ml2", "type_drivers", "gre", "tenant_network_types", "gre", "mechanism_drivers", "openvswitch")
-		b.set(m, "ml2_type_gre", "tunnel_id_ranges", "1:1000")
-		b.set(m, "securitygroup", "enable_security_group", "True",
-			"firewall_driver", "neutron.agent.linux.iptables_firewall.OVSHybridIptablesFirewallDriver")
-	}
-	if has("neutron-server") {
-		f := "/etc/neutron/neutron.conf"
-		b.db(f, "neutron")
-		b.set(f, "DEFAULT", "bind_host", me,
-			// Port notifications need Nova's service tenant id, which only
-			// exists once Keystone runs: left off, as Icehouse allows.
-			"notify_nova_on_port_status_changes", "False", "notify_nova_on_port_data_changes", "False")
-	}
-	if t, _, ok := addressOnPurpose(plan, n, provision.PurposeTunnel); ok && has("neutron-openvswitch-agent") {
-		m := "/etc/neutron/plugins/ml2/ml2_conf.ini"
-		b.set(m, "ovs", "local_ip", t.String(), "tunnel_type", "gre", "enable_tunneling", "True")
-	}
+	b.cinder()
+	b.neutron(plan)
 	if has("neutron-l3-agent") || has("neutron-dhcp-agent") || has("neutron-metadata-agent") {
 		v.network(plan, b)
 	}
 	if has("nova-compute") {
-		v.compute(plan, b, novaCommon)
+		v.compute(plan, b)
 	}
 	if has("cinder-volume") {
 		v.blockStorage(plan, b)
@@ -170,6 +103,102 @@ func (v *view) openstack(plan *provision.Plan) {
 	v.OS = b.out
 	if len(b.out) > 0 {
 		v.secretFile("/etc/provision/openstack.settings", "openstack.settings.tmpl", "root:root", 0o600)
+	}
+}
+
+// identityImage is Keystone and Glance, each listening on the node's own
+// address so that HAProxy may hold the VIP's port on the same node.
+func (b *osb) identityImage() {
+	v, me, vip := b.v, b.v.Mgmt.String(), b.v.VIP.Internal.String()
+	if v.Node.HasService("keystone") {
+		f := "/etc/keystone/keystone.conf"
+		b.set(f, "DEFAULT", "admin_token", v.S["keystone-admin-token"], "bind_host", me)
+		b.set(f, "token", "provider", "keystone.token.providers.uuid.Provider", "driver", "keystone.token.backends.memcache.Token")
+		b.set(f, "memcache", "servers", peersPort(b.memcached, 11211))
+		b.db(f, "keystone")
+	}
+	if v.Node.HasService("glance-api") || v.Node.HasService("glance-registry") {
+		for _, f := range []string{"/etc/glance/glance-api.conf", "/etc/glance/glance-registry.conf"} {
+			b.db(f, "glance")
+			b.authtoken(f, "glance")
+			b.set(f, "paste_deploy", "flavor", "keystone")
+			b.set(f, "DEFAULT", "bind_host", me)
+		}
+		b.set("/etc/glance/glance-api.conf", "DEFAULT", "registry_host", vip)
+	}
+}
+
+// novaCommon is what nova.conf needs on controllers and compute nodes
+// alike. It is set once per node.
+func (b *osb) novaCommon() {
+	if b.novaDone {
+		return
+	}
+	b.novaDone = true
+	v, me, vip := b.v, b.v.Mgmt.String(), b.v.VIP.Internal.String()
+	f := "/etc/nova/nova.conf"
+	b.rabbit(f, "rabbit")
+	b.set(f, "DEFAULT", "my_ip", me, "auth_strategy", "keystone", "glance_host", vip,
+		"network_api_class", "nova.network.neutronv2.api.API", "neutron_url", "http://"+vip+":9696",
+		"neutron_auth_strategy", "keystone", "neutron_admin_tenant_name", "service",
+		"neutron_admin_username", "neutron", "neutron_admin_password", v.S["svc-neutron"],
+		"neutron_admin_auth_url", "http://"+vip+":35357/v2.0",
+		"linuxnet_interface_driver", "nova.network.linux_net.LinuxOVSInterfaceDriver",
+		"firewall_driver", "nova.virt.firewall.NoopFirewallDriver", "security_group_api", "neutron")
+	b.authtoken(f, "nova")
+}
+
+func (b *osb) novaAPI() {
+	me := b.v.Mgmt.String()
+	f := "/etc/nova/nova.conf"
+	b.novaCommon()
+	b.db(f, "nova")
+	b.set(f, "DEFAULT", "osapi_compute_listen", me, "metadata_listen", me, "novncproxy_host", me,
+		"vncserver_listen", me, "vncserver_proxyclient_address", me,
+		"service_neutron_metadata_proxy", "True", "neutron_metadata_proxy_shared_secret", b.v.S["metadata-secret"],
+		"memcached_servers", peersPort(b.memcached, 11211))
+}
+
+func (b *osb) cinder() {
+	has := b.v.Node.HasService
+	if !has("cinder-api") && !has("cinder-volume") {
+		return
+	}
+	f := "/etc/cinder/cinder.conf"
+	b.db(f, "cinder")
+	b.rabbit(f, "cinder.openstack.common.rpc.impl_kombu")
+	b.authtoken(f, "cinder")
+	b.set(f, "DEFAULT", "auth_strategy", "keystone", "my_ip", b.v.Mgmt.String(), "glance_host", b.v.VIP.Internal.String())
+	if has("cinder-api") {
+		b.set(f, "DEFAULT", "osapi_volume_listen", b.v.Mgmt.String())
+	}
+}
+
+// neutron is neutron.conf and the ML2 plugin: GRE tunnels from the
+// node's tunnel address (VLAN 104).
+func (b *osb) neutron(plan *provision.Plan) {
+	has := b.v.Node.HasService
+	if !has("neutron-server") && !has("neutron-openvswitch-agent") && !has("neutron-l3-agent") {
+		return
+	}
+	f, m := "/etc/neutron/neutron.conf", "/etc/neutron/plugins/ml2/ml2_conf.ini"
+	b.rabbit(f, "neutron.openstack.common.rpc.impl_kombu")
+	b.authtoken(f, "neutron")
+	b.set(f, "DEFAULT", "auth_strategy", "keystone", "core_plugin", "ml2", "service_plugins", "router",
+		"allow_overlapping_ips", "True")
+	b.set(m, "ml2", "type_drivers", "gre", "tenant_network_types", "gre", "mechanism_drivers", "openvswitch")
+	b.set(m, "ml2_type_gre", "tunnel_id_ranges", "1:1000")
+	b.set(m, "securitygroup", "enable_security_group", "True",
+		"firewall_driver", "neutron.agent.linux.iptables_firewall.OVSHybridIptablesFirewallDriver")
+	if has("neutron-server") {
+		b.db(f, "neutron")
+		b.set(f, "DEFAULT", "bind_host", b.v.Mgmt.String(),
+			// Port notifications need Nova's service tenant id, which only
+			// exists once Keystone runs: left off, as Icehouse allows.
+			"notify_nova_on_port_status_changes", "False", "notify_nova_on_port_data_changes", "False")
+	}
+	if t, _, ok := addressOnPurpose(plan, b.v.Node, provision.PurposeTunnel); ok && has("neutron-openvswitch-agent") {
+		b.set(m, "ovs", "local_ip", t.String(), "tunnel_type", "gre", "enable_tunneling", "True")
 	}
 }
 
@@ -206,12 +235,12 @@ func (v *view) network(plan *provision.Plan, b *osb) {
 	v.Packages = append(v.Packages, "openstack-neutron", "openstack-neutron-ml2", "openstack-neutron-openvswitch")
 }
 
-func (v *view) compute(plan *provision.Plan, b *osb, novaCommon func()) {
+func (v *view) compute(plan *provision.Plan, b *osb) {
 	cv := &computeView{Initiator: initiatorName(v.Site.Domain, v.Node.Name)}
 	cv.Tunnel, _, _ = addressOnPurpose(plan, v.Node, provision.PurposeTunnel)
 	cv.ISCSI, _, _ = addressOnPurpose(plan, v.Node, provision.PurposeISCSI)
 	v.Comp = cv
-	novaCommon()
+	b.novaCommon()
 	f := "/etc/nova/nova.conf"
 	me := v.Mgmt.String()
 	b.set(f, "DEFAULT", "vnc_enabled", "True", "vncserver_listen", "0.0.0.0",

@@ -25,6 +25,14 @@ func setup(t *testing.T) (*hostkeys.Store, *provision.NodePlan) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Generate the keys now: RSA generation under -race takes long
+	// enough to eat a short test deadline.
+	if _, err := keys.Appliance(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.HostKeys("compute01"); err != nil {
+		t.Fatal(err)
+	}
 	return keys, &provision.NodePlan{Name: "compute01"}
 }
 
@@ -139,7 +147,7 @@ func TestRunUnreachable(t *testing.T) {
 	keys, node := setup(t)
 	rec := &recorder{}
 	cfg := cfgFor(t, keys, "127.0.0.1:"+freePort(t), rec)
-	err := Run(bounded(t, 300*time.Millisecond), node, testBundle("#!/bin/bash\n"), cfg)
+	err := Run(bounded(t, 500*time.Millisecond), node, testBundle("#!/bin/bash\n"), cfg)
 	if !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("Run: %v, want ErrUnreachable", err)
 	}
@@ -147,8 +155,8 @@ func TestRunUnreachable(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", d)
 	}
 	var attempts int
-	if _, err := fmtSscan(err.Error(), &attempts); err != nil || attempts < 2 {
-		t.Errorf("want at least 2 attempts before failing, got %q", err)
+	if _, serr := fmtSscan(err.Error(), &attempts); serr != nil || attempts < 2 {
+		t.Errorf("want at least 2 attempts before failing: %v (%v)", err, serr)
 	}
 }
 

@@ -43,38 +43,8 @@ func startSSHD(t *testing.T, keys *hostkeys.Store, node string) *sshd {
 		}
 	}
 	dir := t.TempDir()
-	pairs, err := keys.HostKeys(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hostKeys []string
-	for _, p := range pairs {
-		path := filepath.Join(dir, "ssh_host_"+p.Type+"_key")
-		if err := os.WriteFile(path, p.Private, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		hostKeys = append(hostKeys, "HostKey "+path)
-	}
-	app, err := keys.Appliance()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ak := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(ak, []byte(app.Public+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	port := freePort(t)
-	conf := filepath.Join(dir, "sshd_config")
-	cfg := strings.Join(append(hostKeys,
-		"ListenAddress 127.0.0.1:"+port,
-		"AuthorizedKeysFile "+ak,
-		"PidFile "+filepath.Join(dir, "sshd.pid"),
-		"UsePAM no", "StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-		"PermitRootLogin prohibit-password", "Subsystem sftp internal-sftp", "LogLevel VERBOSE",
-	), "\n") + "\n"
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf := writeSSHDConfig(t, keys, node, dir, port)
 	cmd := exec.Command(bin, "-D", "-e", "-f", conf)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -118,6 +88,45 @@ func startSSHD(t *testing.T, keys *hostkeys.Store, node string) *sshd {
 		t.Fatalf("sshd did not start:\n%s", strings.Join(log, "\n"))
 	}
 	return &sshd{addr: "127.0.0.1:" + port, dir: dir}
+}
+
+// writeSSHDConfig writes the node's host keys, an authorized_keys with
+// the appliance's key and an sshd_config listening on 127.0.0.1:port into
+// dir, and returns the config's path.
+func writeSSHDConfig(t *testing.T, keys *hostkeys.Store, node, dir, port string) string {
+	t.Helper()
+	pairs, err := keys.HostKeys(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hostKeys []string
+	for _, p := range pairs {
+		path := filepath.Join(dir, "ssh_host_"+p.Type+"_key")
+		if err := os.WriteFile(path, p.Private, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hostKeys = append(hostKeys, "HostKey "+path)
+	}
+	app, err := keys.Appliance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(ak, []byte(app.Public+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "sshd_config")
+	cfg := strings.Join(append(hostKeys,
+		"ListenAddress 127.0.0.1:"+port,
+		"AuthorizedKeysFile "+ak,
+		"PidFile "+filepath.Join(dir, "sshd.pid"),
+		"UsePAM no", "StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+		"PermitRootLogin prohibit-password", "Subsystem sftp internal-sftp", "LogLevel VERBOSE",
+	), "\n") + "\n"
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
 }
 
 func freePort(t *testing.T) string {
