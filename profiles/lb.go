@@ -115,7 +115,7 @@ func (v *view) loadBalancer(plan *provision.Plan) error {
 	v.secretFile("/etc/haproxy/haproxy.cfg", "haproxy.cfg.tmpl", "root:haproxy", 0o640)
 	v.secretFile("/etc/keepalived/keepalived.conf", "keepalived.conf.tmpl", "root:root", 0o600)
 	v.file("/etc/keepalived/check_haproxy.sh", "check_haproxy.sh.tmpl", 0o755)
-	v.Packages = append(v.Packages, "haproxy", "keepalived", "psmisc")
+	v.Packages = append(v.Packages, "haproxy", "keepalived")
 	return nil
 }
 

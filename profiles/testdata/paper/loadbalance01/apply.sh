@@ -79,7 +79,7 @@ osc() {
 log "loadbalance01: loadbalancer"
 [ -r /etc/redhat-release ] && grep -q 'release 6' /etc/redhat-release || fail "this profile is for CentOS 6"
 put 0644 root:root /etc/yum.repos.d/provision.repo
-pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux haproxy keepalived psmisc
+pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux haproxy keepalived
 put 0644 root:root /etc/hosts
 put 0644 root:root /etc/security/limits.d/90-provision.conf
 put 0644 root:root /etc/yum.repos.d/provision.repo

@@ -79,7 +79,7 @@ osc() {
 log "controller02: controller, loadbalancer"
 [ -r /etc/redhat-release ] && grep -q 'release 6' /etc/redhat-release || fail "this profile is for CentOS 6"
 put 0644 root:root /etc/yum.repos.d/provision.repo
-pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux haproxy keepalived psmisc mariadb-galera-server galera rsync rabbitmq-server memcached python-memcached openstack-keystone python-keystoneclient openstack-glance openstack-nova-api openstack-nova-scheduler openstack-nova-conductor openstack-nova-console openstack-nova-novncproxy openstack-cinder openstack-neutron openstack-neutron-ml2 python-neutronclient openstack-dashboard httpd mod_ssl
+pkgs ntp zabbix-agent rsyslog openstack-utils openstack-selinux haproxy keepalived mariadb-galera-server galera rsync rabbitmq-server memcached python-memcached openstack-keystone python-keystoneclient openstack-glance openstack-nova-api openstack-nova-scheduler openstack-nova-conductor openstack-nova-console openstack-nova-novncproxy openstack-cinder openstack-neutron openstack-neutron-ml2 python-neutronclient openstack-dashboard httpd mod_ssl
 put 0644 root:root /etc/hosts
 put 0644 root:root /etc/security/limits.d/90-provision.conf
 put 0644 root:root /etc/yum.repos.d/provision.repo
