@@ -162,7 +162,7 @@ func (n *node) exchange(ctx context.Context, conn net.PacketConn, msg *dhcpv4.DH
 			return nil, err
 		}
 		if _, err := conn.WriteTo(msg.ToBytes(), dst); err != nil {
-			return nil, fmt.Errorf("dhcp %s: send: %w", msg.MessageType(), ctx.Err())
+			return nil, fmt.Errorf("dhcp %s: send: %w", msg.MessageType(), err)
 		}
 		deadline := time.Now().Add(timeout)
 		_ = conn.SetReadDeadline(deadline)

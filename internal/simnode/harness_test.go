@@ -45,11 +45,12 @@ const (
 // loadPlan builds the paper site from a copy of its files (secrets 0600)
 // with compute01's PXE NIC MAC, as the lab's iDRAC would report it.
 func loadPlan(t testing.TB) (*provision.Plan, *provision.Site) {
-	return loadPlanEdited(t, nil)
+	return loadPlanEdited(t, nil, map[string]string{nodeName: nodeMAC})
 }
 
-// loadPlanEdited is loadPlan with the site file changed by edit first.
-func loadPlanEdited(t testing.TB, edit func(string) string) (*provision.Plan, *provision.Site) {
+// loadPlanEdited is loadPlan with the site file changed by edit first,
+// and macs as the nodes' em1 MACs.
+func loadPlanEdited(t testing.TB, edit func(string) string, macs map[string]string) (*provision.Plan, *provision.Site) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
@@ -68,7 +69,11 @@ func loadPlanEdited(t testing.TB, edit func(string) string) (*provision.Plan, *p
 	if err := probs.Err(); err != nil {
 		t.Fatal(err)
 	}
-	plan, probs := provision.Build(site, provision.Options{MACs: map[string]map[string]string{nodeName: {"em1": nodeMAC}}})
+	opt := provision.Options{MACs: map[string]map[string]string{}}
+	for n, mac := range macs {
+		opt.MACs[n] = map[string]string{"em1": mac}
+	}
+	plan, probs := provision.Build(site, opt)
 	if err := probs.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +85,8 @@ func loadPlanEdited(t testing.TB, edit func(string) string) (*provision.Plan, *p
 // end has compute01's MAC.
 type lab struct {
 	app, node *netnstest.NS
+	appIf     string            // the appliance's interface
+	macs      map[string]string // node -> em1 MAC
 	plan      *provision.Plan
 	site      *provision.Site
 	store     *store.Store
@@ -106,7 +113,7 @@ func newLabEdited(t testing.TB, edit func(string) string) *lab {
 	if app == "" {
 		t.Skip("needs TestMain's appliance namespace (run as root with iproute2)")
 	}
-	l := &lab{app: &netnstest.NS{Name: app}, node: netnstest.New(t), newEv: make(chan struct{})}
+	l := &lab{app: &netnstest.NS{Name: app}, node: netnstest.New(t), appIf: appIf, macs: map[string]string{nodeName: nodeMAC}}
 	netnstest.Link(t, l.app, appIf, appAddr, l.node, nodeIf, "", nodeMAC)
 	// Removing the node's namespace removes the pair only later, in the
 	// kernel's own time: the next test's pair would clash with this one.
@@ -115,7 +122,15 @@ func newLabEdited(t testing.TB, edit func(string) string) *lab {
 			t.Errorf("remove %s: %v: %s", appIf, err, out)
 		}
 	})
-	l.plan, l.site = loadPlanEdited(t, edit)
+	l.start(t, edit)
+	return l
+}
+
+// start loads the plan, opens the stores and serves.
+func (l *lab) start(t testing.TB, edit func(string) string) {
+	t.Helper()
+	l.newEv = make(chan struct{})
+	l.plan, l.site = loadPlanEdited(t, edit, l.macs)
 	state := t.TempDir()
 	var err error
 	if l.store, err = store.Open(state, time.Second); err != nil {
@@ -125,11 +140,12 @@ func newLabEdited(t testing.TB, edit func(string) string) *lab {
 	if l.keys, err = hostkeys.Open(state); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.store.SetMACs(nodeName, map[string]string{"em1": nodeMAC}); err != nil {
-		t.Fatal(err)
+	for n, mac := range l.macs {
+		if err := l.store.SetMACs(n, map[string]string{"em1": mac}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l.serve(t)
-	return l
 }
 
 func (l *lab) sink(e provision.Event) {
@@ -162,6 +178,31 @@ func (l *lab) waitEvent(t testing.TB, kind string, n int) provision.Event {
 		case <-ch:
 		case <-deadline:
 			t.Fatalf("no %s event #%d for %s within %s; events: %s", kind, n, nodeName, labWait, l.kinds())
+		}
+	}
+}
+
+// waitAll waits until n events of kind, about any node, have come.
+func (l *lab) waitAll(t testing.TB, kind string, n int) {
+	t.Helper()
+	deadline := time.After(3 * labWait)
+	for {
+		l.mu.Lock()
+		seen := 0
+		for _, e := range l.events {
+			if e.Kind == kind {
+				seen++
+			}
+		}
+		ch := l.newEv
+		l.mu.Unlock()
+		if seen >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%d %s events of %d within %s", seen, kind, n, 3*labWait)
 		}
 	}
 }
@@ -225,7 +266,7 @@ func (l *lab) serve(t testing.TB) {
 	var once sync.Once
 	ds := &dhcp.Server{
 		Plan:      func() *provision.Plan { return l.plan },
-		Interface: appIf,
+		Interface: l.appIf,
 		NoProbe:   true,
 		Events:    l.sink,
 		Log:       log,
@@ -234,7 +275,7 @@ func (l *lab) serve(t testing.TB) {
 			return l.bootAll.Load() || (err == nil && on)
 		},
 		ListenPacket: func(ctx context.Context, port int) (net.PacketConn, error) {
-			c, err := dhcp.ListenUDP(ctx, appIf, port)
+			c, err := dhcp.ListenUDP(ctx, l.appIf, port)
 			once.Do(func() { close(dhcpUp) })
 			return c, err
 		},

@@ -27,6 +27,7 @@ const stepPrefix = "simnode-step "
 
 // nodeSpec is the part of Config a test sets, as JSON.
 type nodeSpec struct {
+	Node, MAC   string // default compute01 and its MAC
 	RootDir     string
 	PXE         bool
 	BootMode    string
@@ -47,10 +48,13 @@ func TestHelperProcess(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	mac, _ := net.ParseMAC(nodeMAC)
+	if spec.Node == "" {
+		spec.Node, spec.MAC = nodeName, nodeMAC
+	}
+	mac, _ := net.ParseMAC(spec.MAC)
 	var mu sync.Mutex
 	cfg := Config{
-		Node: nodeName, MAC: mac, Interface: nodeIf, BootMode: spec.BootMode,
+		Node: spec.Node, MAC: mac, Interface: nodeIf, BootMode: spec.BootMode,
 		InstallTime: spec.InstallTime, Faults: spec.Faults, RootDir: spec.RootDir,
 		DHCPTimeout: 500 * time.Millisecond,
 		Log:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
