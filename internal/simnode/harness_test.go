@@ -3,7 +3,6 @@ package simnode
 import (
 	"context"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -250,6 +249,7 @@ func (l *lab) serve(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
+	// The servers' goroutines end when ctx does, at the end of the test.
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
@@ -260,28 +260,9 @@ func (l *lab) serve(t testing.TB) {
 			}
 		}
 	})
-	log := slog.New(slog.DiscardHandler)
-
 	dhcpUp := make(chan struct{})
-	var once sync.Once
-	ds := &dhcp.Server{
-		Plan:      func() *provision.Plan { return l.plan },
-		Interface: l.appIf,
-		NoProbe:   true,
-		Events:    l.sink,
-		Log:       log,
-		Netboot: func(n *provision.NodePlan) bool {
-			on, err := l.store.Netboot(n)
-			return l.bootAll.Load() || (err == nil && on)
-		},
-		ListenPacket: func(ctx context.Context, port int) (net.PacketConn, error) {
-			c, err := dhcp.ListenUDP(ctx, l.appIf, port)
-			once.Do(func() { close(dhcpUp) })
-			return c, err
-		},
-	}
+	ds := l.dhcpServer(dhcpUp)
 	wg.Go(func() { errs <- ds.Serve(ctx) })
-
 	// This process runs in the appliance's namespace (TestMain).
 	tconn, err := tftp.Listen(ctx, "10.3.1.10:69")
 	if err != nil {
@@ -291,23 +272,61 @@ func (l *lab) serve(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ts := l.tftpServer(tconn, loader, root)
+	wg.Go(func() { errs <- ts.Serve(ctx) })
+	hs := l.httpServer(hln, root)
+	wg.Go(func() { errs <- hs.Serve(ctx) })
+	select {
+	case <-dhcpUp:
+	case <-time.After(labWait):
+		t.Fatal("DHCP server did not open its socket")
+	}
+}
+
+// dhcpServer answers on the appliance's interface; up is closed once its
+// socket is open.
+func (l *lab) dhcpServer(up chan struct{}) *dhcp.Server {
+	var once sync.Once
+	return &dhcp.Server{
+		Plan:      func() *provision.Plan { return l.plan },
+		Interface: l.appIf,
+		NoProbe:   true,
+		Events:    l.sink,
+		Netboot: func(n *provision.NodePlan) bool {
+			on, err := l.store.Netboot(n)
+			return l.bootAll.Load() || (err == nil && on)
+		},
+		ListenPacket: func(ctx context.Context, port int) (net.PacketConn, error) {
+			c, err := dhcp.ListenUDP(ctx, l.appIf, port)
+			once.Do(func() { close(up) })
+			return c, err
+		},
+	}
+}
+
+// tftpServer serves the boot loaders (one fake file under each name),
+// pxelinux configs and the install tree, as the appliance routes them.
+func (l *lab) tftpServer(conn net.PacketConn, loader string, images *os.Root) *tftp.Server {
 	routes := []tftp.Route{
 		tftp.Files("loaders", map[string]string{loaderBIO: loader, loaderEFI: loader, loaderPXELinux: loader}),
 		tftp.Dynamic("pxelinux.cfg", tftp.Prefix("pxelinux.cfg/"), l.pxelinuxConfig),
-		tftp.Tree("images", "images/", root),
+		tftp.Tree("images", "images/", images),
 	}
-	ts := &tftp.Server{Conn: tconn, Routes: routes,
-		Events: l.sink, Log: log, Lookup: func(a netip.Addr) string {
-			for _, n := range l.plan.Nodes {
-				if n.PXE.Address == a {
-					return n.Name
-				}
+	return &tftp.Server{Conn: conn, Routes: routes, Events: l.sink, Lookup: func(a netip.Addr) string {
+		for _, n := range l.plan.Nodes {
+			if n.PXE.Address == a {
+				return n.Name
 			}
-			return ""
-		}}
-	wg.Go(func() { errs <- ts.Serve(ctx) })
-	hs := &httpd.Server{
-		Listener: hln,
+		}
+		return ""
+	}}
+}
+
+// httpServer serves scripts, kickstarts (rendered with the key store's
+// inputs, changed by ksEdit when set), callbacks and the install tree.
+func (l *lab) httpServer(ln net.Listener, images *os.Root) *httpd.Server {
+	return &httpd.Server{
+		Listener: ln,
 		Plan:     func() *provision.Plan { return l.plan },
 		Flags:    l.store,
 		Tokens:   l.keys,
@@ -325,15 +344,8 @@ func (l *lab) serve(t testing.TB) {
 		// The lab's MACs are discovered over the iDRACs, as on a new
 		// rack: the store has them.
 		MACs:   l.store.MACs,
-		Images: root,
+		Images: images,
 		Events: l.sink,
-		Log:    log,
-	}
-	wg.Go(func() { errs <- hs.Serve(ctx) })
-	select {
-	case <-dhcpUp:
-	case <-time.After(labWait):
-		t.Fatal("DHCP server did not open its socket")
 	}
 }
 
