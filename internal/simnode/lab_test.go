@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +273,58 @@ func TestUnlintableKickstartFails(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "etc")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("an unlintable install wrote files: %v", err)
 	}
+}
+
+// TestPowerOffMidInstall: a node powered off during its install stops at
+// once, leaves its namespace bare, and has installed nothing.
+func TestPowerOffMidInstall(t *testing.T) {
+	l := newLab(t)
+	root := t.TempDir()
+	p := startNode(t, l.node, nodeSpec{RootDir: root, PXE: true, InstallTime: time.Hour})
+	p.waitStep(t, "packages", "installing packages")
+	p.powerOff(t)
+	if _, err := os.Stat(filepath.Join(root, ".simnode", "installed")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("installed marker after a power-off mid-install: %v", err)
+	}
+	checkBare(t, l.node)
+}
+
+// TestCrashThenBoot: a node process killed outright leaves its sshd and
+// stand-in links; the next boot of the node clears both before it boots
+// the disk, and its own sshd gets port 22.
+func TestCrashThenBoot(t *testing.T) {
+	l := newLab(t)
+	root := t.TempDir()
+	p := startNode(t, l.node, nodeSpec{RootDir: root, PXE: true})
+	p.waitStep(t, "sshd", "listening")
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	data, err := os.ReadFile(filepath.Join(root, ".simnode", "sshd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || !running(stale) {
+		t.Fatalf("no stale sshd after the crash (pid %q): %v", data, err)
+	}
+	p = startNode(t, l.node, nodeSpec{RootDir: root})
+	p.waitStep(t, "sshd", "listening")
+	if running(stale) {
+		t.Errorf("the crashed boot's sshd (pid %d) still runs", stale)
+	}
+	dialSSH(t, l)
+	p.powerOff(t)
+	checkBare(t, l.node)
+}
+
+// running says whether pid is a live process (not gone, not a zombie).
+func running(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i >= 0 && i+2 < len(data) && data[i+2] != 'Z'
 }
