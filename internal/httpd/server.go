@@ -82,6 +82,11 @@ type Server struct {
 	// of a running appliance (status, rollouts), with its own
 	// authentication.
 	Control http.Handler
+	// Operator, when set, serves what no other route takes: the
+	// operator's web page at / and /metrics.
+	Operator http.Handler
+	// Middleware, when set, wraps every route (request metrics).
+	Middleware func(http.Handler) http.Handler
 }
 
 // Timeouts are the server's connection timeouts.
@@ -169,6 +174,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /images/{path...}", s.images)
 	if s.Control != nil {
 		mux.Handle("/api/v1/", s.Control)
+	}
+	if s.Operator != nil {
+		mux.Handle("/", s.Operator)
+	}
+	if s.Middleware != nil {
+		return s.Middleware(mux)
 	}
 	return mux
 }
