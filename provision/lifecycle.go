@@ -97,8 +97,9 @@ var transitions = map[trigger]struct {
 	"progress":    {[]State{StateInstalling}, ""},
 	"installed":   {[]State{StateInstalling}, StateInstalled},
 	"rebooting":   {[]State{StateInstalled}, StateRebooting},
-	"ssh-up":      {[]State{StateInstalled, StateRebooting, StateHandoff}, StateHandoff},
-	"applied":     {[]State{StateHandoff}, StateReady},
+	// A ready node's profile may be run again (provision profile NODE).
+	"ssh-up":  {[]State{StateInstalled, StateRebooting, StateHandoff, StateReady}, StateHandoff},
+	"applied": {[]State{StateHandoff}, StateReady},
 	"failed": {[]State{StateNew, StateDiscovered, StatePXESet, StatePoweringOn, StateDHCP,
 		StateBooting, StateInstalling, StateInstalled, StateRebooting, StateHandoff}, StateFailed},
 }
