@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/provision/provision/internal/idracsim"
 	"github.com/provision/provision/provision"
@@ -45,6 +46,28 @@ type Record struct {
 	Interface  string            `json:"interface"`
 	Address    string            `json:"address"`
 	Namespaces []string          `json:"namespaces"`
+	// InstallTime is how long a simulated install takes.
+	InstallTime Duration `json:"install_time"`
+	// Faults are the simulated nodes' fault switches, by node.
+	Faults map[string]NodeFaults `json:"faults,omitempty"`
+}
+
+// NodeFaults are the fault switches of one simulated node.
+type NodeFaults struct {
+	IDRACDown   bool   `json:"idrac_down,omitempty"`
+	NoCallback  bool   `json:"no_callback,omitempty"`
+	MissingDisk string `json:"missing_disk,omitempty"`
+}
+
+// Duration is a time.Duration written as "5s" in JSON.
+type Duration struct{ time.Duration }
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
 }
 
 // Dir is the lab's directory in the state directory.

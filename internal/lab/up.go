@@ -28,6 +28,10 @@ type Config struct {
 	DaemonCmd func(idracNS string) *exec.Cmd
 	// Ready bounds the wait for the simulators (default 30s).
 	Ready time.Duration
+	// InstallTime is how long a simulated install takes.
+	InstallTime time.Duration
+	// Faults are fault switches by node.
+	Faults map[string]NodeFaults
 	Log   *slog.Logger
 }
 
@@ -59,11 +63,16 @@ func Up(ctx context.Context, cfg Config) (*Record, error) {
 		return nil, err
 	}
 	rec.SiteFile = cfg.SiteFile
+	rec.InstallTime = Duration{cfg.InstallTime}
+	rec.Faults = cfg.Faults
 	fail := func(err error) (*Record, error) {
 		_ = Down(context.WithoutCancel(ctx), cfg.State, l.Site)
 		return nil, err
 	}
 	_ = os.Remove(PinsFile(cfg.State))
+	if err := rec.save(cfg.State); err != nil { // the daemon reads the faults
+		return fail(err)
+	}
 	cmd := cfg.DaemonCmd(rec.IDRAC)
 	logf, err := os.OpenFile(filepath.Join(Dir(cfg.State), "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
