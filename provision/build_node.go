@@ -122,6 +122,11 @@ func (b *builder) node(nc *nodeCtx) {
 	b.idrac(nc)
 	b.plan.Nodes = append(b.plan.Nodes, np)
 	b.plan.byName[np.Name] = np
+	for _, nic := range np.Hardware.NICs {
+		if nic.MAC != "" {
+			b.plan.byMAC[nic.MAC] = np
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

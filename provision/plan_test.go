@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -259,5 +260,29 @@ func BenchmarkLoadBuild10k(b *testing.B) {
 		if len(plan.Nodes) != 10027 {
 			b.Fatal(len(plan.Nodes))
 		}
+	}
+}
+
+// TestNodeByMAC finds a node by any of its MACs, from the site file or
+// discovered over its iDRAC.
+func TestNodeByMAC(t *testing.T) {
+	text := inNode("compute05", `macs = { em1 = "52:54:00:aa:bb:01" }`)(t, exampleSite(t, "paper"))
+	site, probs := Load(writeSite(t, "paper", text))
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan, probs := Build(site, Options{MACs: map[string]map[string]string{"compute06": {"em2": "52-54-00-AA-BB-02"}}})
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for mac, want := range map[string]string{"52:54:00:aa:bb:01": "compute05", "52:54:00:aa:bb:02": "compute06"} {
+		hw, _ := net.ParseMAC(mac)
+		if n, ok := plan.NodeByMAC(hw); !ok || n.Name != want {
+			t.Errorf("NodeByMAC(%s) = %v, %v; want %s", mac, n, ok, want)
+		}
+	}
+	hw, _ := net.ParseMAC("52:54:00:aa:bb:03")
+	if _, ok := plan.NodeByMAC(hw); ok {
+		t.Error("an unknown MAC found a node")
 	}
 }
