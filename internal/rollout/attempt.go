@@ -47,6 +47,11 @@ func (e *Engine) waitFor(ctx context.Context, node string, want provision.State,
 
 var errDeadline = errors.New("stage deadline passed")
 
+// errHandoff marks a node that installed but whose profile failed: it is
+// failed without being installed again (its disks hold a good system;
+// `provision profile NODE` runs the profile again).
+var errHandoff = errors.New("handoff failed")
+
 // attempt runs one install attempt of a node, or resumes one a previous
 // appliance process started. It returns why it failed.
 func (e *Engine) attempt(ctx context.Context, n *provision.NodePlan, opt Options, lim *limiter) (string, error) {
@@ -148,7 +153,7 @@ func (e *Engine) handoff(ctx context.Context, n *provision.NodePlan) (string, er
 		if ctx.Err() != nil {
 			return "stopped", ctx.Err()
 		}
-		return "handoff: " + err.Error(), errAttempt
+		return err.Error(), errHandoff
 	}
 	if st := e.Tracker.Status(n.Name); st.State != provision.StateReady {
 		return fmt.Sprintf("handoff ended with the node %s", st.State), errAttempt

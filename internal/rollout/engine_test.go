@@ -115,7 +115,7 @@ func (r *rack) engine() *Engine {
 			return nil
 		},
 		Limits:  Limits{Global: 4, PerRack: 3},
-		Timeout: Deadlines{DHCP: 2 * time.Second, Install: 10 * time.Second, Handoff: 10 * time.Second},
+		Timeout: Deadlines{DHCP: 10 * time.Second, Install: 20 * time.Second, Handoff: 10 * time.Second},
 	}
 }
 
@@ -246,7 +246,9 @@ func TestStalledAndDeadNodes(t *testing.T) {
 	r.stall["compute03"] = true
 	r.dead["compute07"] = true
 	nodes, _ := provision.SelectRollout(r.tr.Plan(), nil, nil)
-	res := r.engine().Run(t.Context(), nodes, Options{})
+	e := r.engine()
+	e.Timeout.DHCP = time.Second // the stalled node's; the others DHCP at once
+	res := e.Run(t.Context(), nodes, Options{})
 	for _, x := range res {
 		switch x.Node {
 		case "compute03":
@@ -356,5 +358,26 @@ func TestConcurrentOperationsOnOneNode(t *testing.T) {
 	}
 	if !errors.Is(e.hold("compute05"), nil) {
 		t.Fatal("hold not released")
+	}
+}
+
+// TestHandoffFailureDoesNotReinstall: a node whose profile fails is
+// failed with the reason, and not installed again.
+func TestHandoffFailureDoesNotReinstall(t *testing.T) {
+	site := loadSite(t, "paper")
+	r := newRack(t, site, t.TempDir())
+	defer r.close()
+	e := r.engine()
+	e.Handoff = func(ctx context.Context, n *provision.NodePlan) error {
+		r.tr.Record(provision.Event{Node: n.Name, Source: provision.SourceSSH, Kind: provision.KindSSHUp})
+		return errors.New("apply.sh failed: exit status 3")
+	}
+	n, _ := r.tr.Plan().Node("compute05")
+	res := e.Run(t.Context(), []*provision.NodePlan{n}, Options{})
+	if res[0].State != provision.StateFailed || res[0].Attempts != 1 || !strings.Contains(res[0].Reason, "exit status 3") {
+		t.Fatalf("%+v", res[0])
+	}
+	if r.powered["compute05"] != 1 {
+		t.Fatalf("powered %d times", r.powered["compute05"])
 	}
 }

@@ -123,8 +123,8 @@ func (e *Engine) runNode(ctx context.Context, n *provision.NodePlan, opt Options
 			return finish(e.Tracker.Status(n.Name))
 		}
 		e.Log.Warn("install attempt failed", "node", n.Name, "attempt", attempt, "reason", reason)
-		last := attempt > e.Retries
-		if last {
+		last := attempt > e.Retries || errors.Is(err, errHandoff)
+		if last && !errors.Is(err, errHandoff) {
 			reason = fmt.Sprintf("%s (gave up after %d attempts)", reason, attempt)
 			// Out of budget: leave nothing that would PXE-install it later.
 			if err := e.Netboot(n.Name, false); err != nil {

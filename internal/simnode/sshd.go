@@ -39,7 +39,10 @@ func (n *node) sshdConfigText(listen netip.Addr) string {
 	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", filepath.Join(n.cfg.RootDir, "root", ".ssh", "authorized_keys"))
 	b.WriteString("PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n" +
 		"KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nUseDNS no\nPrintMotd no\n" +
-		"LogLevel INFO\n")
+		"LogLevel INFO\n" +
+		// The appliance uploads the role profile over SFTP, as to a real
+		// EL6 node (whose sshd_config has the same line).
+		"Subsystem sftp internal-sftp\n")
 	return b.String()
 }
 
