@@ -22,6 +22,7 @@ import (
 	"github.com/provision/provision/internal/hostkeys"
 	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/internal/tracker"
+	"github.com/provision/provision/profiles"
 	"github.com/provision/provision/provision"
 )
 
@@ -67,6 +68,10 @@ type Appliance struct {
 
 	bmc   *BMC     // one iDRAC client per node, shared by every rollout
 	holds sync.Map // nodes held by an operation, shared by every rollout
+
+	rendererOnce sync.Once // profiles' templates, parsed once
+	renderer     *profiles.Renderer
+	rendererErr  error
 
 	mu   sync.Mutex // serialises reloads
 	site atomic.Pointer[provision.Site]

@@ -40,9 +40,9 @@ func (a *Appliance) renderBundle(n *provision.NodePlan) (profiles.Bundle, error)
 	if err != nil {
 		return profiles.Bundle{}, fmt.Errorf("profile inputs: %w", err)
 	}
-	r, err := profiles.NewRenderer()
-	if err != nil {
-		return profiles.Bundle{}, err
+	a.rendererOnce.Do(func() { a.renderer, a.rendererErr = profiles.NewRenderer() })
+	if a.rendererErr != nil {
+		return profiles.Bundle{}, a.rendererErr
 	}
-	return r.Render(plan, n, in)
+	return a.renderer.Render(plan, n, in)
 }
