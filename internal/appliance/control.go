@@ -41,6 +41,10 @@ func (a *Appliance) engine(t Tuning, b rollout.BMC) *rollout.Engine {
 	if !a.cfg.NoHandoff {
 		e.Handoff = a.handoff()
 	}
+	e.InstalledProbe = a.probeInstalled
+	if a.cfg.LabDir != "" {
+		e.ProbeEvery = time.Second
+	}
 	return e
 }
 

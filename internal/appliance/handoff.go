@@ -46,3 +46,9 @@ func (a *Appliance) renderBundle(n *provision.NodePlan) (profiles.Bundle, error)
 	}
 	return a.renderer.Render(plan, n, in)
 }
+
+// probeInstalled is one SSH login to the node's installed system, its
+// host key verified.
+func (a *Appliance) probeInstalled(ctx context.Context, n *provision.NodePlan) error {
+	return handoff.Probe(ctx, n, handoff.Config{Keys: a.Keys, Log: a.log, DialTimeout: 5 * time.Second})
+}

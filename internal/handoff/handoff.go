@@ -313,3 +313,20 @@ func joinRoles(r []string) string {
 func shellQuote(s string) string {
 	return "'" + string(bytes.ReplaceAll([]byte(s), []byte("'"), []byte(`'\''`))) + "'"
 }
+
+// Probe says whether the node's installed system answers: one SSH login
+// to it, its host key verified against the one generated for it. Only
+// the system the kickstart installed holds that key, so a success proves
+// the install finished even when the installer's callback was lost.
+func Probe(ctx context.Context, node *provision.NodePlan, cfg Config) error {
+	cfg.defaults()
+	sc, err := clientConfig(node.Name, &cfg)
+	if err != nil {
+		return err
+	}
+	c, err := dialOnce(ctx, cfg.Addr(node), sc, cfg.DialTimeout)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}

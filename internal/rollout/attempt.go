@@ -56,9 +56,15 @@ var errHandoff = errors.New("handoff failed")
 // appliance process started. It returns why it failed.
 func (e *Engine) attempt(ctx context.Context, n *provision.NodePlan, opt Options, lim *limiter) (string, error) {
 	st := e.Tracker.Status(n.Name)
-	resume := !opt.Reinstall && st.State.Busy()
-	if st.State.Busy() && !resume {
+	// A node caught with its kickstart fetched (or further) is resumed: its
+	// installer may have finished meanwhile, which the probe finds. One
+	// caught before that has nothing on its disks yet: it starts over.
+	resume := !opt.Reinstall && st.State.Busy() && rank(st.State) >= rank(provision.StateInstalling)
+	switch {
+	case st.State.Busy() && opt.Reinstall:
 		e.fail(n.Name, "interrupted: a new operation took the node over")
+	case st.State.Busy() && !resume:
+		e.fail(n.Name, "interrupted before its kickstart was fetched (the appliance stopped): starting over")
 	}
 	if resume {
 		e.Log.Info("resuming install", "node", n.Name, "state", st.State)
@@ -136,7 +142,45 @@ func (e *Engine) install(ctx context.Context, n *provision.NodePlan, st provisio
 			return reason, err
 		}
 	}
+	if e.InstalledProbe != nil {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		// The prober ends with the wait (stop) or when it finds the system.
+		go e.probeInstalled(pctx, n)
+	}
 	return e.waitFor(ctx, n.Name, provision.StateInstalled, e.Timeout.Install, "no installed callback")
+}
+
+// probeInstalled probes the node's installed system until it answers or
+// ctx ends; when it answers, the install is recorded as done, with its
+// netboot turned off first, as the installed callback would have.
+func (e *Engine) probeInstalled(ctx context.Context, n *provision.NodePlan) {
+	every := e.ProbeEvery
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if e.Tracker.Status(n.Name).State != provision.StateInstalling {
+			continue
+		}
+		if err := e.InstalledProbe(ctx, n); err != nil {
+			continue
+		}
+		if err := e.Netboot(n.Name, false); err != nil {
+			e.Log.Error("netboot off", "node", n.Name, "err", err)
+			continue
+		}
+		e.Tracker.Record(provision.Event{Node: n.Name, Source: provision.SourceSSH, Kind: provision.KindInstalled,
+			Msg: "the installed system answers SSH with its own host key: the installer's callback was lost"})
+		return
+	}
 }
 
 // handoff waits for the installed system and applies its profile.

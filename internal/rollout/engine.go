@@ -44,6 +44,13 @@ type Engine struct {
 	// profile, recording ssh-up and applied events. Nil: the node is
 	// ready once installed and rebooted (no profiles).
 	Handoff func(ctx context.Context, n *provision.NodePlan) error
+	// InstalledProbe, when set, says whether a node's installed system
+	// answers (SSH with its generated host key). While the engine waits
+	// for the installed callback it probes every ProbeEvery, so that a
+	// lost callback (the appliance was down when the installer sent it)
+	// neither leaves the node waiting nor installs it again.
+	InstalledProbe func(ctx context.Context, n *provision.NodePlan) error
+	ProbeEvery     time.Duration
 	Limits  Limits
 	Timeout Deadlines
 	// Retries is how many times an install is retried after its first
