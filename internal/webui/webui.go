@@ -45,10 +45,15 @@ func New(plan func() *provision.Plan, statuses func() map[string]provision.Statu
 	return &Page{plan: plan, statuses: statuses, log: log, tmpl: tmpl, static: static}, nil
 }
 
-// Register adds the page (GET /) and its assets (GET /ui/...) to mux.
+// Register adds the page (GET /) and its script and style sheet (GET
+// /ui/app.js, /ui/style.css) to mux.
 func (p *Page) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", p.index)
-	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(p.static)))
+	for _, name := range []string{"app.js", "style.css"} {
+		mux.HandleFunc("GET /ui/"+name, func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFileFS(w, r, p.static, name)
+		})
+	}
 }
 
 func (p *Page) index(w http.ResponseWriter, _ *http.Request) {

@@ -7,6 +7,7 @@
   const known = {};   // node name -> seq of the event its view shows
   let lastSeq = 0;    // last event seen on the stream
   let selected = "";  // node whose detail is open
+  let detail = null;  // and its detail
   const $ = (id) => document.getElementById(id);
 
   // step says in a few words what a node last did (webui.Step in Go).
@@ -105,6 +106,23 @@
     return fmtTime(e.time) + " " + e.source + "/" + e.kind + ": " + e.message;
   }
 
+  // facts fills the detail's heading and facts from a node (the API's
+  // node detail, or its status merged in by a live update).
+  function facts(d) {
+    $("detail-name").textContent = d.node + " · " + d.state;
+    const dl = $("detail-facts");
+    dl.replaceChildren();
+    for (const [k, v] of [["fqdn", d.fqdn], ["roles", (d.roles || []).join(", ")], ["rack", d.rack ? d.rack + " U" + d.unit : "–"],
+      ["address", d.address || "–"], ["netboot", d.netboot ? "on (next boot installs)" : "off"],
+      ["attempt", d.attempt], ["step", step(d) || "–"]]) {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v;
+      dl.append(dt, dd);
+    }
+  }
+
   async function open(name) {
     selected = name;
     for (const el of document.querySelectorAll(".node.selected")) el.classList.remove("selected");
@@ -118,18 +136,8 @@
       return;
     }
     if (selected !== name) return;
-    $("detail-name").textContent = d.node + " · " + d.state;
-    const facts = $("detail-facts");
-    facts.replaceChildren();
-    for (const [k, v] of [["fqdn", d.fqdn], ["roles", (d.roles || []).join(", ")], ["rack", d.rack ? d.rack + " U" + d.unit : "–"],
-      ["address", d.address || "–"], ["netboot", d.netboot ? "on (next boot installs)" : "off"],
-      ["attempt", d.attempt], ["step", step(d) || "–"]]) {
-      const dt = document.createElement("dt");
-      dt.textContent = k;
-      const dd = document.createElement("dd");
-      dd.textContent = v;
-      facts.append(dt, dd);
-    }
+    detail = d;
+    facts(d);
     $("detail-log").textContent = (d.log || []).join("\n") || "(no log lines yet)";
     const body = $("detail-timeline").querySelector("tbody");
     body.replaceChildren(...(d.timeline || []).slice().reverse().map(row));
@@ -147,8 +155,12 @@
       recount();
     }
     if (e.node && e.node === selected) {
-      $("detail-name").textContent = e.node + " · " + (u.status ? u.status.state : "");
-      $("detail-timeline").querySelector("tbody").prepend(row(e));
+      if (u.status && detail) {
+        detail = Object.assign(detail, u.status);
+        facts(detail);
+      }
+      const body = $("detail-timeline").querySelector("tbody");
+      if (!body.querySelector(`tr[data-seq="${e.seq}"]`)) body.prepend(row(e));
       if (e.message) {
         const log = $("detail-log");
         log.textContent = (log.textContent.startsWith("(no log") ? "" : log.textContent + "\n") + logLine(e);
@@ -180,6 +192,7 @@
     }
     if (ev.target.id === "close") {
       selected = "";
+      detail = null;
       $("detail").hidden = true;
       for (const el of document.querySelectorAll(".node.selected")) el.classList.remove("selected");
     }

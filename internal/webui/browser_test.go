@@ -1,0 +1,181 @@
+package webui_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/provision/provision/internal/appliance"
+	"github.com/provision/provision/provision"
+)
+
+// serveFixture runs an appliance of the paper site on loopback (no DHCP,
+// HTTP and TFTP on free ports, a fresh state) with its operator surfaces
+// enabled, and returns it with its URL.
+func serveFixture(t *testing.T) (*appliance.Appliance, string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ap, err := appliance.Open(appliance.Config{SiteFile: filepath.Join(dir, "paper.toml"), StateDir: filepath.Join(dir, "state"),
+		Addr: netip.MustParseAddr("127.0.0.1"), NoDHCP: true, NoHandoff: true}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ap.Servers()
+	if err != nil {
+		ap.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.HTTP.Listener, srv.HTTP.Addr = ln, ln.Addr().String()
+	srv.TFTP.Addr = "127.0.0.1:0"
+	unrecord, err := ap.EnableControl(ctx, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, err := srv.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := wait(); err != nil {
+			t.Errorf("servers: %v", err)
+		}
+		unrecord()
+		ap.Close()
+	})
+	return ap, "http://" + srv.HTTP.Addr
+}
+
+// browser starts Debian's chromium headless with a fresh profile, or
+// skips the test when it is not installed.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed (make deps installs it): the browser test needs it")
+	}
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), chromedp.ExecPath(path), chromedp.Headless,
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1500, 1000))
+	t.Cleanup(cancel)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(cancelTab)
+	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelTime)
+	return ctx
+}
+
+// TestBrowser: in a real browser, the page lists every node of the paper
+// site in its rack, an event recorded on the appliance shows up live
+// (compute05 goes to dhcp), and clicking the node shows its timeline and
+// log lines. A screenshot is kept in the test's artifact directory (go
+// test -artifacts keeps it).
+func TestBrowser(t *testing.T) {
+	ap, url := serveFixture(t)
+	ctx := browser(t)
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on"))); err != nil {
+		t.Fatalf("load the page: %v", err)
+	}
+	loaded := time.Since(start)
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".node")].map(e => e.dataset.node)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := ap.Plan()
+	if len(names) != len(plan.Nodes) || len(plan.Nodes) != 27 {
+		t.Fatalf("the page lists %d nodes, the paper site has %d (27 expected): %v", len(names), len(plan.Nodes), names)
+	}
+	for _, n := range plan.Nodes {
+		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+n.Name+" ") {
+			t.Errorf("the page lacks %s", n.Name)
+		}
+	}
+
+	// compute05 is powered on and gets its lease: the page follows.
+	n05, _ := plan.Node("compute05")
+	ip := n05.PXE.Address.String()
+	recorded := time.Now()
+	for _, e := range []provision.Event{
+		{Node: "compute05", Source: provision.SourceBMC, Kind: provision.KindPXESet, Msg: "one-time PXE set"},
+		{Node: "compute05", Source: provision.SourceBMC, Kind: provision.KindPower, Msg: "power on", Attrs: map[string]string{"action": "on"}},
+		{Node: "compute05", Source: provision.SourceDHCP, Kind: provision.KindLease, IP: ip, MAC: "02:00:00:00:40:05"},
+	} {
+		ap.Tracker.Record(e)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#node-compute05.state-dhcp[data-state="dhcp"]`))); err != nil {
+		t.Fatalf("compute05's lease did not show up live: %v", err)
+	}
+	live := time.Since(recorded)
+	step, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#node-compute05 .step")))
+	if err != nil || !strings.Contains(step, "dhcp lease "+ip) {
+		t.Errorf("compute05's step: %q %v", step, err)
+	}
+	count, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#legend li[data-state="dhcp"] b`)))
+	if err != nil || count != "1" {
+		t.Errorf("legend count of dhcp: %q %v", count, err)
+	}
+
+	// Its timeline and log lines, and an event arriving while they show.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#node-compute05")), chromedp.WaitVisible(chromedp.CSS("#detail")),
+		chromedp.WaitVisible(chromedp.CSS("#detail-timeline tbody tr:nth-child(3)"))); err != nil {
+		t.Fatalf("compute05's detail: %v", err)
+	}
+	ap.Tracker.Record(provision.Event{Node: "compute05", Source: provision.SourceTFTP, Kind: provision.KindTransfer, IP: ip,
+		Attrs: map[string]string{"file": "undionly.kpxe", "bytes": "71680", "duration": "40ms"}})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#node-compute05[data-state="booting"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#detail-timeline tbody tr:nth-child(4)"))); err != nil {
+		t.Fatalf("the transfer did not reach the open timeline: %v", err)
+	}
+	timeline, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#detail-timeline tbody")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"pxe-set", "power", "lease", "undionly.kpxe"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("the timeline lacks %q:\n%s", want, timeline)
+		}
+	}
+	factsText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#detail-facts")))
+	if err != nil || !strings.Contains(factsText, "tftp transfer undionly.kpxe") {
+		t.Errorf("the open detail's step did not follow: %q %v", factsText, err)
+	}
+	logText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#detail-log")))
+	if err != nil || !strings.Contains(logText, "bmc/pxe-set: one-time PXE set") {
+		t.Errorf("log lines: %q %v", logText, err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.ArtifactDir(), "rack-view.png")
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page loaded and live in %v; recorded events shown in %v; screenshot %s (%d bytes)",
+		loaded.Round(time.Millisecond), live.Round(time.Millisecond), out, len(shot))
+}

@@ -1,0 +1,148 @@
+package webui
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/provision/provision/provision"
+)
+
+func paperPlan(t testing.TB) *provision.Plan {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	site, probs := provision.Load(filepath.Join(dir, "paper.toml"))
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan, probs := provision.Build(site, provision.Options{})
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// TestBuild: every node of the paper site is in its rack at its unit,
+// racks are drawn top unit first, and the state counts add up.
+func TestBuild(t *testing.T) {
+	plan := paperPlan(t)
+	st := map[string]provision.Status{"compute05": {Node: "compute05", State: provision.StateInstalling,
+		Last: provision.Event{Source: "http", Kind: "kickstart"}}}
+	v := Build(plan, st)
+	placed := map[string]string{}
+	for _, r := range v.Racks {
+		prev := 1 << 30
+		for _, u := range r.Units {
+			if u.Number != 0 && u.Number >= prev {
+				t.Errorf("rack %s: unit %d after %d", r.Name, u.Number, prev)
+			}
+			if u.Number != 0 {
+				prev = u.Number
+			}
+			for _, n := range u.Nodes {
+				placed[n.Name] = r.Name
+				if n.Name == "compute05" && (n.State != "installing" || n.Step != "http kickstart") {
+					t.Errorf("compute05: %+v", n)
+				}
+			}
+		}
+	}
+	total := 0
+	for _, c := range v.Counts {
+		total += c.Nodes
+	}
+	if len(placed) != len(plan.Nodes) || total != len(plan.Nodes) || v.Nodes != len(plan.Nodes) {
+		t.Errorf("%d nodes placed, %d counted, the plan has %d", len(placed), total, len(plan.Nodes))
+	}
+	for _, n := range plan.Nodes {
+		want := n.Rack
+		if want == "" {
+			want = Unracked
+		}
+		if placed[n.Name] != want {
+			t.Errorf("%s in rack %q, want %q", n.Name, placed[n.Name], want)
+		}
+	}
+}
+
+func TestStepAndProgress(t *testing.T) {
+	tests := []struct {
+		name     string
+		st       provision.Status
+		step     string
+		progress int
+	}{
+		{"new", provision.Status{State: provision.StateNew}, "", 0},
+		{"lease", provision.Status{State: provision.StateDHCP, Last: provision.Event{Source: "dhcp", Kind: "lease", IP: "10.3.1.15"}}, "dhcp lease 10.3.1.15", 40},
+		{"file", provision.Status{State: provision.StateBooting, Last: provision.Event{Source: "tftp", Kind: "transfer", Attrs: map[string]string{"file": "undionly.kpxe"}}}, "tftp transfer undionly.kpxe", 50},
+		{"message", provision.Status{State: provision.StateInstalling, Last: provision.Event{Source: "callback", Kind: "progress", Msg: "%post"}}, "callback progress: %post", 60},
+		{"failed", provision.Status{State: provision.StateFailed, Reason: "no DHCP request from em1"}, "no DHCP request from em1", 100},
+		{"ready", provision.Status{State: provision.StateReady, Last: provision.Event{Source: "profile", Kind: "applied"}}, "profile applied", 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := []any{Step(tt.st), Progress(tt.st.State)}
+			if diff := cmp.Diff([]any{tt.step, tt.progress}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestServe: the page lists every node without JavaScript, allows no
+// other origin, and its assets are embedded.
+func TestServe(t *testing.T) {
+	plan := paperPlan(t)
+	p, err := New(func() *provision.Plan { return plan }, func() map[string]provision.Status { return nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	p.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get := func(path string) (*http.Response, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	resp, body := get("/")
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Fatalf("GET /: %s %v", resp.Status, resp.Header)
+	}
+	for _, n := range plan.Nodes {
+		if !strings.Contains(body, `id="node-`+n.Name+`"`) {
+			t.Errorf("the page lacks %s", n.Name)
+		}
+	}
+	if strings.Contains(body, "http://") || strings.Contains(body, "https://") {
+		t.Error("the page loads something from elsewhere")
+	}
+	for path, ctype := range map[string]string{"/ui/app.js": "text/javascript", "/ui/style.css": "text/css"} {
+		resp, body := get(path)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || len(body) < 100 {
+			t.Errorf("GET %s: %s %s (%d bytes)", path, resp.Status, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+	if resp, _ := get("/nosuch"); resp.StatusCode != 404 {
+		t.Errorf("GET /nosuch: %s", resp.Status)
+	}
+}
