@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/provision/provision/internal/store"
+	"github.com/provision/provision/provision"
+)
+
+// labBinary builds provision for the lab tests, which run it as a real
+// operator does: the lab re-executes it in namespaces.
+func labBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the lab builds a whole site: not in -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root for network namespaces (make test runs as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("the lab needs iproute2's ip (make deps installs it)")
+	}
+	bin := filepath.Join(t.TempDir(), "provision")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// labRun runs the binary and returns its output and exit status.
+func labRun(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // also in Cleanup
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return string(out), code
+}
+
+// labUp brings a site's lab up and takes it down at the end of the test.
+func labUp(t *testing.T, bin, site, state string, extra ...string) {
+	t.Helper()
+	args := append([]string{"lab", "up", "--site", site, "--state", state, "--install-time", "2s"}, extra...)
+	if out, code := labRun(t, bin, args...); code != 0 {
+		t.Fatalf("lab up: exit %d\n%s", code, out)
+	}
+	t.Cleanup(func() {
+		out, code := labRun(t, bin, "lab", "down", "--site", site, "--state", state)
+		if code != 0 {
+			t.Errorf("lab down: exit %d\n%s", code, out)
+		}
+		left, _ := exec.Command("ip", "netns", "list").Output()
+		if strings.Contains(string(left), "pvl-") {
+			t.Errorf("namespaces left after lab down:\n%s", left)
+		}
+	})
+}
+
+// installsSinceForget counts each node's installed events since its
+// last forget (the start of the current build).
+func installsSinceForget(t *testing.T, state string) map[string]int {
+	t.Helper()
+	st, err := store.Open(state, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.Events(store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, e := range evs {
+		switch e.Kind {
+		case provision.KindForget:
+			n[e.Node] = 0
+		case provision.KindInstalled:
+			n[e.Node]++
+		}
+	}
+	return n
+}
+
+// TestLabPaper builds the paper's site in the lab with compute07's iDRAC
+// down: every other node ends ready, compute07 failed with the reason.
+// Then `role compute05` reinstalls compute05 and nothing else, and a
+// rebuild killed (SIGKILL) mid-way and run again installs no node twice.
+func TestLabPaper(t *testing.T) {
+	bin := labBinary(t)
+	site, state := copySite(t, "paper"), t.TempDir()
+	labUp(t, bin, site, state, "--idrac-down", "compute07")
+	common := []string{"--site", site, "--state", state, "--yes", "--stagger", "0", "--concurrency", "16", "--retries", "1"}
+
+	out, code := labRun(t, bin, append([]string{"up"}, common...)...)
+	if code != 1 || !strings.Contains(out, "26 nodes, 25 ready, 1 not") {
+		t.Fatalf("up: exit %d\n%s", code, out)
+	}
+	if !regexpLine(out, `compute07\s+failed\s+2\s+.*discover MACs over the BMC`) {
+		t.Errorf("compute07's failure is not explained:\n%s", out)
+	}
+
+	before := installsSinceForget(t, state)
+	out, code = labRun(t, bin, append([]string{"role", "compute05"}, common...)...)
+	if code != 0 || !strings.Contains(out, "1 nodes, 1 ready") {
+		t.Fatalf("role compute05: exit %d\n%s", code, out)
+	}
+	after := installsSinceForget(t, state)
+	for node, c := range after {
+		want := before[node]
+		if node == "compute05" {
+			want++
+		}
+		if c != want {
+			t.Errorf("%s installed %d times, want %d", node, c, want)
+		}
+	}
+
+	// A rebuild, killed once some node installs.
+	cmd := exec.CommandContext(t.Context(), bin, append([]string{"rebuild"}, common...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seen bytes.Buffer
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		seen.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), " installing ") && strings.Contains(sc.Text(), "controller01") {
+			break
+		}
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the CLI and the appliance it runs in the lab
+	_ = cmd.Wait()
+	if !strings.Contains(seen.String(), "installing") {
+		t.Fatalf("the rebuild never got to an install:\n%s", seen.String())
+	}
+	out, code = labRun(t, bin, append([]string{"up"}, common...)...)
+	if code != 1 || !strings.Contains(out, "26 nodes, 25 ready, 1 not") {
+		t.Fatalf("up after the kill: exit %d\n%s", code, out)
+	}
+	for node, c := range installsSinceForget(t, state) {
+		if node != "compute07" && c != 1 {
+			t.Errorf("%s installed %d times since the rebuild began, want once", node, c)
+		}
+	}
+}
+
+// TestLabStagingRebuild rebuilds the staging site's 17 installable nodes
+// in the lab.
+func TestLabStagingRebuild(t *testing.T) {
+	bin := labBinary(t)
+	site, state := copySite(t, "staging"), t.TempDir()
+	labUp(t, bin, site, state)
+	out, code := labRun(t, bin, "rebuild", "--site", site, "--state", state, "--yes", "--stagger", "0", "--concurrency", "17")
+	if code != 0 || !strings.Contains(out, "17 nodes, 17 ready, 0 not") {
+		t.Fatalf("rebuild: exit %d\n%s", code, out)
+	}
+	out, _ = labRun(t, bin, "status", "--site", site, "--state", state)
+	if !strings.Contains(out, "17 ready") {
+		t.Fatalf("status:\n%s", out)
+	}
+}
+
+// regexpLine reports whether some line of out matches pattern.
+func regexpLine(out, pattern string) bool {
+	re := regexp.MustCompile(pattern)
+	for _, l := range strings.Split(out, "\n") {
+		if re.MatchString(l) {
+			return true
+		}
+	}
+	return false
+}
