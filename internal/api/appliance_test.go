@@ -2,12 +2,9 @@ package api_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/provision/provision/internal/appliance"
+	"github.com/provision/provision/internal/servetest"
 	"github.com/provision/provision/provision"
 )
 
@@ -27,51 +25,7 @@ import (
 // event stream goes through the request metrics, and /metrics counts what
 // happened.
 func TestAppliance(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	state := filepath.Join(dir, "state")
-	ap, err := appliance.Open(appliance.Config{SiteFile: filepath.Join(dir, "paper.toml"), StateDir: state,
-		Addr: netip.MustParseAddr("127.0.0.1"), NoDHCP: true, NoHandoff: true}, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ap.Close()
-	srv, err := ap.Servers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.HTTP.Listener, srv.HTTP.Addr = ln, ln.Addr().String()
-	srv.TFTP.Addr = "127.0.0.1:0"
-	unrecord, err := ap.EnableControl(ctx, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unrecord()
-	wait, err := srv.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		if err := wait(); err != nil {
-			t.Errorf("servers: %v", err)
-		}
-	}()
-	base := "http://" + srv.HTTP.Addr
+	_, state, base := servetest.Serve(t, "paper")
 	tokData, err := os.ReadFile(filepath.Join(state, appliance.TokenFile))
 	if err != nil {
 		t.Fatal(err)

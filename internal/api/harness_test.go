@@ -8,44 +8,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/provision/provision/internal/sitetest"
 	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/internal/tracker"
 	"github.com/provision/provision/provision"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
-
-// paperPlan builds the paper site from a copy whose secrets are 0600 (git
-// does not keep modes).
-func paperPlan(t testing.TB) *provision.Plan {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	site, probs := provision.Load(filepath.Join(dir, "paper.toml"))
-	if err := probs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	plan, probs := provision.Build(site, provision.Options{})
-	if err := probs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return plan
-}
 
 // fakeBMC records the calls made to it and fails with err.
 type fakeBMC struct {
@@ -90,7 +64,7 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	plan := paperPlan(t)
+	plan := sitetest.Plan(t, "paper", nil)
 	st, err := store.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/provision/provision/internal/dhcp"
+	"github.com/provision/provision/internal/sitetest"
 	"github.com/provision/provision/provision"
 )
 
@@ -72,24 +73,7 @@ func value(fams map[string]*dto.MetricFamily, fam string, labels map[string]stri
 // paperDHCP serves the paper site's DHCP with compute01's MAC known.
 func paperDHCP(t *testing.T) *dhcp.Server {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	site, probs := provision.Load(filepath.Join(dir, "paper.toml"))
-	if err := probs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	plan, probs := provision.Build(site, provision.Options{MACs: map[string]map[string]string{"compute01": {"em1": "02:00:00:00:40:01"}}})
-	if err := probs.Err(); err != nil {
-		t.Fatal(err)
-	}
+	plan := sitetest.Plan(t, "paper", map[string]map[string]string{"compute01": {"em1": "02:00:00:00:40:01"}})
 	return &dhcp.Server{Plan: func() *provision.Plan { return plan }, Events: func(provision.Event) {}}
 }
 

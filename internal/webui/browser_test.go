@@ -2,8 +2,6 @@ package webui_test
 
 import (
 	"context"
-	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,61 +10,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/provision/provision/internal/appliance"
+	"github.com/provision/provision/internal/servetest"
 	"github.com/provision/provision/provision"
 )
-
-// serveFixture runs an appliance of the paper site on loopback (no DHCP,
-// HTTP and TFTP on free ports, a fresh state) with its operator surfaces
-// enabled, and returns it with its URL.
-func serveFixture(t *testing.T) (*appliance.Appliance, string) {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ap, err := appliance.Open(appliance.Config{SiteFile: filepath.Join(dir, "paper.toml"), StateDir: filepath.Join(dir, "state"),
-		Addr: netip.MustParseAddr("127.0.0.1"), NoDHCP: true, NoHandoff: true}, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ap.Servers()
-	if err != nil {
-		ap.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.HTTP.Listener, srv.HTTP.Addr = ln, ln.Addr().String()
-	srv.TFTP.Addr = "127.0.0.1:0"
-	unrecord, err := ap.EnableControl(ctx, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait, err := srv.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := wait(); err != nil {
-			t.Errorf("servers: %v", err)
-		}
-		unrecord()
-		ap.Close()
-	})
-	return ap, "http://" + srv.HTTP.Addr
-}
 
 // browser starts Debian's chromium headless with a fresh profile, or
 // skips the test when it is not installed.
@@ -95,7 +41,7 @@ func browser(t *testing.T) context.Context {
 // log lines. A screenshot is kept in the test's artifact directory (go
 // test -artifacts keeps it).
 func TestBrowser(t *testing.T) {
-	ap, url := serveFixture(t)
+	ap, _, url := servetest.Serve(t, "paper")
 	ctx := browser(t)
 	start := time.Now()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on"))); err != nil {

@@ -4,42 +4,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/provision/provision/internal/sitetest"
 	"github.com/provision/provision/provision"
 )
-
-func paperPlan(t testing.TB) *provision.Plan {
-	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"paper.toml", "paper.secrets.toml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	site, probs := provision.Load(filepath.Join(dir, "paper.toml"))
-	if err := probs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	plan, probs := provision.Build(site, provision.Options{})
-	if err := probs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return plan
-}
 
 // TestBuild: every node of the paper site is in its rack at its unit,
 // racks are drawn top unit first, and the state counts add up.
 func TestBuild(t *testing.T) {
-	plan := paperPlan(t)
+	plan := sitetest.Plan(t, "paper", nil)
 	st := map[string]provision.Status{"compute05": {Node: "compute05", State: provision.StateInstalling,
 		Last: provision.Event{Source: "http", Kind: "kickstart"}}}
 	v := Build(plan, st)
@@ -106,7 +82,7 @@ func TestStepAndProgress(t *testing.T) {
 // TestServe: the page lists every node without JavaScript, allows no
 // other origin, and its assets are embedded.
 func TestServe(t *testing.T) {
-	plan := paperPlan(t)
+	plan := sitetest.Plan(t, "paper", nil)
 	p, err := New(func() *provision.Plan { return plan }, func() map[string]provision.Status { return nil }, nil)
 	if err != nil {
 		t.Fatal(err)
