@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/provision/provision/internal/bootcfg"
 	"github.com/provision/provision/internal/hostkeys"
 	"github.com/provision/provision/kickstart"
 	"github.com/provision/provision/provision"
@@ -32,8 +33,9 @@ With one NODE and no --out, the kickstart is printed to stdout with the root
 password hash, the private host keys and the callback token replaced by
 [redacted]; --show-secrets prints them.
 
-With --out DIR, each node's NODE.ks and NODE.cmdline are written to DIR, the
-kickstarts whole (secrets included, as the node needs them), mode 0600 in a
+With --out DIR, each node's NODE.ks, NODE.cmdline and its boot configs
+(NODE.ipxe, NODE.pxelinux, as served while its netboot is on) are written to
+DIR, the kickstarts whole (secrets included, as the node needs them), mode 0600 in a
 directory of mode 0700. With --out and no NODE, or with --all, every node the
 appliance installs is rendered (the appliance node itself never is).
 
@@ -79,7 +81,7 @@ Exit status: 0 when every kickstart rendered and linted clean, 1 otherwise.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&outDir, "out", "o", "", "write NODE.ks and NODE.cmdline of each node to `DIR` (mode 0600)")
+	f.StringVarP(&outDir, "out", "o", "", "write each node's kickstart, kernel arguments and boot configs to `DIR`")
 	f.BoolVar(&all, "all", false, "render every node the appliance installs")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print the root hash, private host keys and token instead of [redacted]")
 	_ = cmd.MarkFlagDirname("out")
@@ -182,9 +184,23 @@ func (r renderer) write(dir string, nodes []*provision.NodePlan) error {
 			errs = append(errs, err)
 			continue
 		}
+		// The boot configs as the servers give them while the node's
+		// netboot is on, without its token (the kickstart holds it).
+		ipxe, err := bootcfg.IPXE(r.plan, n, bootcfg.State{Netboot: true})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		pxelinux, err := bootcfg.PXELinux(r.plan, n, bootcfg.State{Netboot: true})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		files = append(files,
 			artifact{n.Name + ".ks", ks, 0o600},
-			artifact{n.Name + ".cmdline", []byte(strings.Join(args, " ") + "\n"), 0o644})
+			artifact{n.Name + ".cmdline", []byte(strings.Join(args, " ") + "\n"), 0o644},
+			artifact{n.Name + ".ipxe", ipxe, 0o644},
+			artifact{n.Name + ".pxelinux", pxelinux, 0o644})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
