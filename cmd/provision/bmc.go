@@ -177,18 +177,9 @@ func (a *app) bmcTargets(f *bmcFlags, args []string, changes bool, st *store.Sto
 	if len(args) == 0 && !f.all {
 		return nil, errors.New("name the nodes, or --all")
 	}
-	site, probs := provision.Load(a.site)
-	var plan *provision.Plan
-	if site != nil {
-		var more provision.Problems
-		plan, more = provision.Build(site, provision.Options{})
-		probs = append(probs, more...)
-	}
-	if errs := probs.Errors(); len(errs) > 0 {
-		for _, p := range errs {
-			fmt.Fprintln(a.stderr, p.Error())
-		}
-		return nil, exitError{code: 1, msg: fmt.Sprintf("%s: %d errors; run 'provision check' for the full report", a.site, len(errs))}
+	site, plan, err := a.loadSitePlan()
+	if err != nil {
+		return nil, err
 	}
 	overrides, err := a.bmcEndpoints(f)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/idracsim"
-	"github.com/provision/provision/provision"
 	"github.com/spf13/cobra"
 )
 
@@ -85,18 +84,9 @@ func (a *app) bmcSimConfigs(nodes int) ([]idracsim.Config, error) {
 		}
 		return cfgs, nil
 	}
-	site, probs := provision.Load(a.site)
-	var plan *provision.Plan
-	if site != nil {
-		var more provision.Problems
-		plan, more = provision.Build(site, provision.Options{})
-		probs = append(probs, more...)
-	}
-	if errs := probs.Errors(); len(errs) > 0 {
-		for _, p := range errs {
-			fmt.Fprintln(a.stderr, p.Error())
-		}
-		return nil, exitError{code: 1, msg: fmt.Sprintf("%s: %d errors; run 'provision check' for the full report", a.site, len(errs))}
+	site, plan, err := a.loadSitePlan()
+	if err != nil {
+		return nil, err
 	}
 	var cfgs []idracsim.Config
 	for _, n := range plan.Nodes {

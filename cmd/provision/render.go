@@ -249,18 +249,9 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // loadPlanSecrets is loadPlan that also returns the site's secrets, which
 // the plan does not hold.
 func (a *app) loadPlanSecrets() (*provision.Plan, *provision.Secrets, error) {
-	site, probs := provision.Load(a.site)
-	var plan *provision.Plan
-	if site != nil {
-		var more provision.Problems
-		plan, more = provision.Build(site, provision.Options{})
-		probs = append(probs, more...)
-	}
-	if errs := probs.Errors(); len(errs) > 0 {
-		for _, p := range probs {
-			fmt.Fprintln(a.stderr, p.Error())
-		}
-		return nil, nil, exitError{code: 1, msg: fmt.Sprintf("%s: %d errors; run 'provision check' for the full report", a.site, len(errs))}
+	site, plan, err := a.loadSitePlan()
+	if err != nil {
+		return nil, nil, err
 	}
 	return plan, site.Secrets, nil
 }

@@ -126,21 +126,9 @@ func (a *app) resolveGlobals() {
 	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// loadPlan loads the site and builds its plan. It prints the warnings and
-// fails on errors, listing each.
-// loadSite loads the site file and its secrets, or says why not.
-func (a *app) loadSite() (*provision.Site, error) {
-	site, probs := provision.Load(a.site)
-	if errs := probs.Errors(); len(errs) > 0 || site == nil {
-		for _, p := range probs {
-			fmt.Fprintln(a.stderr, p.Error())
-		}
-		return nil, exitError{code: 1, msg: fmt.Sprintf("%s: %d errors; run 'provision check' for the full report", a.site, len(errs))}
-	}
-	return site, nil
-}
-
-func (a *app) loadPlan() (*provision.Plan, error) {
+// loadSitePlan loads the site (with its secrets) and builds its plan. It
+// prints every problem and fails on errors.
+func (a *app) loadSitePlan() (*provision.Site, *provision.Plan, error) {
 	site, probs := provision.Load(a.site)
 	var plan *provision.Plan
 	if site != nil {
@@ -148,11 +136,23 @@ func (a *app) loadPlan() (*provision.Plan, error) {
 		plan, more = provision.Build(site, provision.Options{})
 		probs = append(probs, more...)
 	}
-	if errs := probs.Errors(); len(errs) > 0 {
+	if errs := probs.Errors(); len(errs) > 0 || site == nil {
 		for _, p := range probs {
 			fmt.Fprintln(a.stderr, p.Error())
 		}
-		return nil, exitError{code: 1, msg: fmt.Sprintf("%s: %d errors; run 'provision check' for the full report", a.site, len(errs))}
+		return nil, nil, exitError{code: 1, msg: fmt.Sprintf("%s: %d errors; run 'provision check' for the full report", a.site, len(errs))}
 	}
-	return plan, nil
+	return site, plan, nil
+}
+
+// loadSite loads the site file and its secrets, or says why not.
+func (a *app) loadSite() (*provision.Site, error) {
+	site, _, err := a.loadSitePlan()
+	return site, err
+}
+
+// loadPlan loads the site and builds its plan, or says why not.
+func (a *app) loadPlan() (*provision.Plan, error) {
+	_, plan, err := a.loadSitePlan()
+	return plan, err
 }
