@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/provision/provision/internal/appliance"
 	"github.com/provision/provision/internal/store"
@@ -68,55 +64,6 @@ wiped and asks (or --yes).`,
 	return cmd
 }
 
-func (a *app) statusCmd() *cobra.Command {
-	var sf serveFlags
-	cmd := &cobra.Command{
-		Use:   "status [NODE...]",
-		Short: "Show every node's install state",
-		Long: `status shows each node's state (new, discovered, pxe-set, powering-on, dhcp,
-booting, installing, installed, rebooting, handoff, ready, failed), since
-when, its install attempt and, for a failed node, why. The state is derived
-from the node's events in the state directory.`,
-		ValidArgsFunction: a.completeNodes,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, err := a.loadPlan()
-			if err != nil {
-				return err
-			}
-			nodes, err := selectNodes(plan, args)
-			if err != nil {
-				return err
-			}
-			statusOf, done, err := a.statuses(cmd.Context(), &sf)
-			if err != nil {
-				return err
-			}
-			defer done()
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tSTATE\tSINCE\tATTEMPT\tREASON")
-			count := map[provision.State]int{}
-			for _, n := range nodes {
-				st := statusOf(n.Name)
-				count[st.State]++
-				since := "-"
-				if !st.Since.IsZero() {
-					since = st.Since.Local().Format(time.DateTime)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", n.Name, st.State, since, st.Attempt, st.Reason)
-			}
-			tw.Flush()
-			var parts []string
-			for _, s := range provision.States() {
-				if count[s] > 0 {
-					parts = append(parts, fmt.Sprintf("%d %s", count[s], s))
-				}
-			}
-			fmt.Fprintf(a.stdout, "%d nodes: %s\n", len(nodes), strings.Join(parts, ", "))
-			return nil
-		},
-	}
-	return cmd
-}
 
 // statuses reads node states: from the state store, or from the running
 // `provision serve` that holds it.
