@@ -64,7 +64,6 @@ wiped and asks (or --yes).`,
 	return cmd
 }
 
-
 // statuses reads node states: from the state store, or from the running
 // `provision serve` that holds it.
 func (a *app) statuses(ctx context.Context, sf *serveFlags) (func(string) provision.Status, func(), error) {
