@@ -90,6 +90,10 @@ func (a *app) remoteRollout(ctx context.Context, c *controlClient, f *rolloutFla
 	}
 	statusOf := func(n string) provision.Status { return status[n] }
 	if ok, err := a.confirmRollout(f, plan, nodes, statusOf, req, verb); !ok {
+		if f.dryRun && err == nil {
+			site, _ := a.loadSite()
+			return a.printActions(site, plan, nodes, statusOf, req)
+		}
 		return err
 	}
 	body, _ := json.Marshal(req)

@@ -128,6 +128,9 @@ func (a *app) rollout(ctx context.Context, f *rolloutFlags, req appliance.Rollou
 		}
 	}
 	if ok, err := a.confirmRollout(f, plan, nodes, ap.Tracker.Status, req, verb); !ok {
+		if f.dryRun && err == nil {
+			return a.printActions(ap.Site(), plan, nodes, ap.Tracker.Status, req)
+		}
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)

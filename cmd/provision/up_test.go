@@ -35,7 +35,8 @@ func TestUpDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut)
 	}
-	for _, want := range []string{"controller01", "compute01", "install", "RAID-1 os /", "first controller"} {
+	for _, want := range []string{"controller01", "compute01", "install", "RAID-1 os /", "first controller",
+		"actions (dry run", "BootSourceOverrideTarget=Pxe", "kickstart (redacted) sha256:", "netboot on"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
 		}
