@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/provision/provision/internal/appliance"
 	"github.com/provision/provision/internal/store"
@@ -13,6 +15,7 @@ import (
 func (a *app) roleCmd() *cobra.Command {
 	var f rolloutFlags
 	var force bool
+	var as string
 	cmd := &cobra.Command{
 		Use:   "role NODE",
 		Short: "Reinstall one node in its role",
@@ -23,8 +26,11 @@ does for one node. Nothing else is touched.
 
 It refuses while another operation holds the node, and refuses to take down
 a controller whose Galera or RabbitMQ cluster would be left without a
-majority of ready members, unless --force. To give a node another role,
-change its roles in the site file ('provision check'), then run this.`,
+majority of ready members, unless --force.
+
+--as ROLE reinstalls the node in another role: its roles line in the site file
+is rewritten (and the whole site checked before anything is written), after
+you confirm (or --yes).`,
 		Example: `  provision role compute05
   provision role controller02 --yes`,
 		Args:              cobra.ExactArgs(1),
@@ -33,11 +39,17 @@ change its roles in the site file ('provision check'), then run this.`,
 			if inLab, err := a.intoLab(cmd); inLab {
 				return err
 			}
+			if as != "" {
+				if err := a.changeRoles(&f, args[0], strings.Split(as, ",")); err != nil {
+					return err
+				}
+			}
 			return a.rollout(cmd.Context(), &f, appliance.RolloutRequest{Nodes: args, Reinstall: true, Force: force}, "reinstall")
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&force, "force", false, "reinstall even if a cluster loses its quorum")
+	cmd.Flags().StringVar(&as, "as", "", "give the node `ROLE[,ROLE...]` first: its roles line in the site file is rewritten (checked before it is written)")
 	return cmd
 }
 
@@ -88,4 +100,21 @@ func (a *app) statuses(ctx context.Context, sf *serveFlags) (func(string) provis
 		return nil, nil, err
 	}
 	return ap.Tracker.Status, func() { ap.Close() }, nil
+}
+
+// changeRoles rewrites a node's roles in the site file, after asking.
+func (a *app) changeRoles(f *rolloutFlags, node string, roles []string) error {
+	if f.dryRun {
+		fmt.Fprintf(a.stdout, "would set %s's roles to %s in %s\n", node, strings.Join(roles, ","), a.site)
+		return nil
+	}
+	if !f.yes && !a.confirm(fmt.Sprintf("set %s's roles to %s in %s?", node, strings.Join(roles, ","), a.site)) {
+		return exitError{code: 1, msg: "not confirmed; nothing done"}
+	}
+	old, err := provision.SetNodeRoles(a.site, node, roles)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: %s's roles are now %s (was: %s)\n", a.site, node, strings.Join(roles, ","), strings.TrimSpace(old))
+	return nil
 }

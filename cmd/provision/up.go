@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -219,11 +218,25 @@ func stageOf(plan *provision.Plan, stage int) string {
 // confirm asks a yes/no question on stdin.
 func (a *app) confirm(q string) bool {
 	fmt.Fprintf(a.stdout, "%s [yes/no] ", q)
-	line, err := bufio.NewReader(a.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false
+	// One byte at a time: a second question reads the next line.
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		n, err := a.stdin.Read(b)
+		if n == 1 {
+			if b[0] == '\n' {
+				break
+			}
+			line = append(line, b[0])
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return false
+			}
+			break
+		}
 	}
-	return strings.TrimSpace(strings.ToLower(line)) == "yes"
+	return strings.TrimSpace(strings.ToLower(string(line))) == "yes"
 }
 
 // printProgress prints each state change of a node as it happens.

@@ -212,3 +212,25 @@ func TestServeAPI(t *testing.T) {
 		t.Fatalf("rollout without a token: %s", resp.Status)
 	}
 }
+
+// TestRoleAs asks before it rewrites the node's roles, and writes only a
+// site that checks clean.
+func TestRoleAs(t *testing.T) {
+	site, eps, state := rolloutSite(t)
+	before, _ := os.ReadFile(site)
+	r := runCLI(t, nil, "no\n", "role", "compute01", "--as", "blockstorage", "--site", site, "--state", state, "--bmc-endpoints", eps)
+	if r.code != 1 || !strings.Contains(r.err.Error(), "not confirmed") {
+		t.Fatalf("declined: exit %d %v", r.code, r.err)
+	}
+	if after, _ := os.ReadFile(site); string(after) != string(before) {
+		t.Fatal("the site file changed though the change was declined")
+	}
+	r = runCLI(t, nil, "yes\nno\n", "role", "compute01", "--as", "nosuchrole", "--site", site, "--state", state, "--bmc-endpoints", eps)
+	if r.code != 1 || !strings.Contains(r.err.Error(), `role "nosuchrole" is not defined`) {
+		t.Fatalf("bad role: exit %d %v", r.code, r.err)
+	}
+	r = runCLI(t, nil, "yes\nno\n", "role", "compute01", "--as", "blockstorage", "--site", site, "--state", state, "--bmc-endpoints", eps)
+	if r.code != 1 || !strings.Contains(r.stdout, "compute01's roles are now blockstorage") || !strings.Contains(r.stdout, "volume group cinder-volumes") {
+		t.Fatalf("as blockstorage: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+}
