@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -122,6 +123,9 @@ func (a *app) bmcPowerCmd(f *bmcFlags) *cobra.Command {
 // bmcDo resolves the targets, opens the state and runs fn. changes says
 // whether fn changes a server: the appliance is then left out.
 func (a *app) bmcDo(ctx context.Context, f *bmcFlags, args []string, changes bool, fn bmcRun) error {
+	if inLab, err := a.intoLab(ctx); inLab {
+		return err // the iDRACs of a lab are reachable only from its appliance namespace
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	if f.insecure {
@@ -223,6 +227,11 @@ func (a *app) bmcEndpoints(f *bmcFlags) (map[string]string, error) {
 	file := f.endpoints
 	if file == "" {
 		file = a.getenv("PROVISION_BMC_ENDPOINTS")
+	}
+	if file == "" {
+		if p := filepath.Join(a.state, labEndpoints); fileExists(p) {
+			file = p
+		}
 	}
 	if file == "" {
 		return nil, nil

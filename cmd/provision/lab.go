@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -230,7 +231,7 @@ func (a *app) labDaemonCmd() *cobra.Command {
 // intoLab runs this command again inside the lab's appliance namespace
 // when a lab is up and this process is not in it yet. It reports whether
 // it did (and the command's result).
-func (a *app) intoLab(cmd *cobra.Command) (bool, error) {
+func (a *app) intoLab(ctx context.Context) (bool, error) {
 	rec, err := lab.Load(a.state)
 	if err != nil || a.getenv(labInsideEnv) == rec.Appliance {
 		return false, nil
@@ -242,7 +243,7 @@ func (a *app) intoLab(cmd *cobra.Command) (bool, error) {
 	site, _ := filepath.Abs(a.site)
 	state, _ := filepath.Abs(a.state)
 	args := append([]string{"netns", "exec", rec.Appliance, exe}, a.args...)
-	c := exec.CommandContext(cmd.Context(), "ip", args...)
+	c := exec.CommandContext(ctx, "ip", args...)
 	c.Env = append(os.Environ(), labInsideEnv+"="+rec.Appliance, "PROVISION_SITE="+site, "PROVISION_STATE="+state)
 	c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
 	err = c.Run()

@@ -36,7 +36,7 @@ you confirm (or --yes).`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if inLab, err := a.intoLab(cmd); inLab {
+			if inLab, err := a.intoLab(cmd.Context()); inLab {
 				return err
 			}
 			if as != "" {
@@ -66,7 +66,7 @@ wiped and asks (or --yes).`,
 		Example: `  provision rebuild --site sites/staging.toml --yes`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if inLab, err := a.intoLab(cmd); inLab {
+			if inLab, err := a.intoLab(cmd.Context()); inLab {
 				return err
 			}
 			return a.rollout(cmd.Context(), &f, appliance.RolloutRequest{Reinstall: true, Forget: true}, "rebuild")

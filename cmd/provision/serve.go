@@ -143,7 +143,7 @@ SIGHUP re-reads the site file; a site with errors keeps the running plan.`,
   provision serve --proxy-dhcp         # another server owns the addresses`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if inLab, err := a.intoLab(cmd); inLab {
+			if inLab, err := a.intoLab(cmd.Context()); inLab {
 				return err
 			}
 			ap, err := a.openAppliance(&f)

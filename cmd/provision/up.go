@@ -87,7 +87,7 @@ are resumed, never installed twice. Runs DHCP, TFTP and HTTP in-process unless
   provision up --dry-run compute05 compute06`,
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if inLab, err := a.intoLab(cmd); inLab {
+			if inLab, err := a.intoLab(cmd.Context()); inLab {
 				return err
 			}
 			return a.rollout(cmd.Context(), &f, appliance.RolloutRequest{Nodes: args, Roles: roles}, "install")
