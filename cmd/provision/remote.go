@@ -117,7 +117,7 @@ func (a *app) remoteRollout(ctx context.Context, c *controlClient, f *rolloutFla
 	done := make(chan struct{})
 	go func() { // ends when updates is closed below
 		defer close(done)
-		a.printProgress(updates)
+		a.follow(updates, nodes)
 	}()
 	var results []rollout.Result
 	sc := bufio.NewScanner(resp.Body)

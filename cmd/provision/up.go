@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,6 +104,10 @@ are resumed, never installed twice. Runs DHCP, TFTP and HTTP in-process unless
 // API.
 func (a *app) rollout(ctx context.Context, f *rolloutFlags, req appliance.RolloutRequest, verb string) error {
 	req.Tuning = f.tuning()
+	if isTerminal(a.stdout) && !a.verbose {
+		// The live view owns the terminal: only warnings interrupt it.
+		a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	ap, err := a.openAppliance(&f.serve)
 	if errors.Is(err, store.ErrLocked) {
 		if c, cerr := a.controlClient(); cerr == nil {
@@ -149,7 +154,7 @@ func (a *app) rollout(ctx context.Context, f *rolloutFlags, req appliance.Rollou
 	done := make(chan struct{})
 	go func() { // ends when progress is closed (ctx cancelled)
 		defer close(done)
-		a.printProgress(progress)
+		a.follow(progress, nodes)
 	}()
 	start := time.Now()
 	results := ap.RunRollout(ctx, nodes, req)
