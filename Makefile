@@ -16,6 +16,7 @@ FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTre
   ./internal/bmc:FuzzParseCollection ./internal/bmc:FuzzParseJob ./internal/bmc:FuzzNormalizeFingerprint \
   ./internal/bmc:FuzzOlderThan
 # Debian packages the tests use as real peers. Each issue's tests add theirs.
+E2E_PKGS    ?= qemu-system-x86 ipxe-qemu ovmf
 DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
 
 help: ## list the targets
@@ -37,9 +38,10 @@ sites: ## make the example secrets files private (git does not keep file modes)
 build: ## build bin/provision
 	$(GO) build -o $(BIN) ./cmd/provision
 
-test: deps sites ## run every test (unit, golden, real peers in namespaces) with -race
+test: deps sites ## run every test (unit, golden, real peers in namespaces, QEMU firmware, the lab) with -race
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(E2E_PKGS)"
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	PROVISION_QEMU=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 lint: ## go vet, gofmt and staticcheck
 	$(GO) vet ./...
@@ -53,17 +55,21 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$fn ($$pkg)"; $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); done
 
-bench: sites ## run the benchmarks
-	$(GO) test ./... -run '^$$' -bench . -benchmem
+bench: deps sites ## run the benchmarks, the real peers measured in the same run (docs/BENCHMARKS.md)
+	PROVISION_BENCH=1 $(GO) test ./... -run '^$$|TestBenchCurl' -bench . -benchmem
+
+e2e: sites ## end to end with real firmware: QEMU's iPXE (SeaBIOS) and OVMF against the servers (root)
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(E2E_PKGS)"
+	PROVISION_QEMU=1 $(GO) test -count=1 ./internal/httpd ./internal/bootcfg -run QEMU -v
 
 check: build sites ## check the example sites
 	$(BIN) check --site sites/paper.toml
 	$(BIN) check --site sites/staging.toml
 
-demo: build sites ## the main job: the paper's 27 nodes from off to ready in the virtual lab (root)
+demo: deps build sites ## the main job: the paper's 27 nodes from off to ready in the virtual lab (root)
 	-$(BIN) lab down --site $(SITE) --state $(DEMO_STATE) >/dev/null 2>&1
 	$(BIN) lab up --site $(SITE) --state $(DEMO_STATE)
-	$(BIN) up --yes --site $(SITE) --state $(DEMO_STATE) --stagger 0
+	$(BIN) up --yes --site $(SITE) --state $(DEMO_STATE) --stagger 0 --concurrency 16
 	@echo "the lab is still up: $(BIN) status --site $(SITE) --state $(DEMO_STATE); $(BIN) lab down --site $(SITE) --state $(DEMO_STATE)"
 
-.PHONY: help deps sites build test lint golden fuzz bench check demo
+.PHONY: help deps sites build test lint golden fuzz bench e2e check demo
