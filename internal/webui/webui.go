@@ -105,6 +105,8 @@ type NodeView struct {
 	State    string
 	Step     string
 	Progress int // percent of the install's states passed
+	// Appliance marks the node the appliance runs on (never installed).
+	Appliance bool
 }
 
 // Unracked names the group of nodes that have no rack in the site file.
@@ -186,7 +188,8 @@ func nodeView(n *provision.NodePlan, st provision.Status) NodeView {
 	if st.State == "" {
 		st.State = provision.StateNew
 	}
-	return NodeView{Name: n.Name, Roles: strings.Join(n.Roles, ","), State: string(st.State), Step: Step(st), Progress: Progress(st.State)}
+	return NodeView{Name: n.Name, Roles: strings.Join(n.Roles, ","), State: string(st.State), Step: Step(st),
+		Progress: Progress(st.State), Appliance: n.Appliance}
 }
 
 func state(statuses map[string]provision.Status, node string) provision.State {
