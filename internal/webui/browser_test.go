@@ -2,6 +2,7 @@ package webui_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +44,29 @@ func browser(t *testing.T) context.Context {
 func TestBrowser(t *testing.T) {
 	ap, _, url := servetest.Serve(t, "paper")
 	ctx := browser(t)
+	// The page's console: an exception or an error (a refused resource, a
+	// CSP violation) fails the test.
+	cctx, stopConsole := context.WithCancel(ctx)
+	messages := chromedp.Console(cctx)
+	consoleDone := make(chan []string, 1)
+	go func() { // ends when stopConsole is called
+		var bad []string
+		for m, err := range messages {
+			if err != nil {
+				break
+			}
+			if m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleError {
+				bad = append(bad, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
+			}
+		}
+		consoleDone <- bad
+	}()
+	defer func() {
+		stopConsole()
+		for _, m := range <-consoleDone {
+			t.Errorf("browser console: %s", m)
+		}
+	}()
 	start := time.Now()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on"))); err != nil {
 		t.Fatalf("load the page: %v", err)
@@ -128,6 +152,6 @@ func TestBrowser(t *testing.T) {
 	if err := os.WriteFile(out, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("page loaded and live in %v with the browser's start, %v reloaded; recorded events shown in %v; screenshot %s (%d bytes)",
+	t.Logf("page loaded and live in %v (first load), %v (reload); recorded events shown in %v; screenshot %s (%d bytes)",
 		loaded.Round(time.Millisecond), reloaded.Round(time.Millisecond), live.Round(time.Millisecond), out, len(shot))
 }
