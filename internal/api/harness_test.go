@@ -60,9 +60,11 @@ type harness struct {
 	Tracker *tracker.Tracker
 	BMC     *fakeBMC
 	MACs    map[string]map[string]string
+	// Handler is the API's mux, for requests without a socket.
+	Handler http.Handler
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	plan := sitetest.Plan(t, "paper", nil)
 	st, err := store.Open(t.TempDir(), time.Second)
@@ -93,7 +95,7 @@ func newHarness(t *testing.T) *harness {
 	s.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	h.URL = srv.URL
+	h.URL, h.Handler = srv.URL, mux
 	return h
 }
 
