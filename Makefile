@@ -17,7 +17,7 @@ FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTre
   ./internal/bmc:FuzzOlderThan
 # Debian packages the tests use as real peers. Each issue's tests add theirs.
 E2E_PKGS    ?= qemu-system-x86 ipxe-qemu ovmf
-DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
+DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl atftp redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
