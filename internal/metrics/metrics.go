@@ -135,14 +135,19 @@ func (m *Metrics) Observe(e provision.Event) {
 		m.forget(e.Node)
 	case e.Kind == provision.KindKickstart && e.Source == provision.SourceHTTP:
 		m.start(e, "install")
-	case e.Kind == provision.KindInstalled && e.Source == provision.SourceCallback:
+	case e.Kind == provision.KindInstalled:
+		// The installer's callback (internal/httpd records it as an http
+		// event).
 		m.installs.WithLabelValues("installed").Inc()
 		if d, ok := m.since(e, "install"); ok {
 			m.installSecs.Observe(d.Seconds())
 		}
-	case e.Kind == provision.KindFailed && e.Source == provision.SourceCallback:
-		m.installs.WithLabelValues("failed").Inc()
-		m.since(e, "install")
+	case e.Kind == provision.KindFailed && e.Source != provision.SourceProfile:
+		// An install ends failed when the installer says so, or when
+		// the rollout gives up on a node whose installer had started.
+		if _, started := m.since(e, "install"); started || e.Source == provision.SourceHTTP || e.Source == provision.SourceCallback {
+			m.installs.WithLabelValues("failed").Inc()
+		}
 	case e.Kind == provision.KindSSHUp:
 		m.start(e, "profile")
 	case e.Source == provision.SourceProfile && (e.Kind == provision.KindApplied || e.Kind == provision.KindFailed):

@@ -127,12 +127,17 @@ func TestEvents(t *testing.T) {
 		{Source: "tftp", Kind: "not-found", Time: t0},
 		{Node: "compute05", Source: "http", Kind: "kickstart", Time: t0},
 		{Node: "compute05", Source: "http", Kind: "kickstart", Time: t0.Add(time.Minute)}, // fetched again: the first counts
-		{Node: "compute05", Source: "callback", Kind: "installed", Time: t0.Add(10 * time.Minute)},
+		{Node: "compute05", Source: "http", Kind: "post-start", Time: t0.Add(9 * time.Minute)},
+		{Node: "compute05", Source: "http", Kind: "installed", Time: t0.Add(10 * time.Minute)},
 		{Node: "compute05", Source: "ssh", Kind: "ssh-up", Time: t0.Add(12 * time.Minute)},
 		{Node: "compute05", Source: "profile", Kind: "applied", Time: t0.Add(14 * time.Minute)},
 		{Node: "compute06", Source: "http", Kind: "kickstart", Time: t0},
 		{Node: "compute06", Source: "rollout", Kind: "begin", Time: t0.Add(time.Minute)}, // a new attempt
-		{Node: "compute06", Source: "callback", Kind: "installed", Time: t0.Add(2 * time.Minute)},
+		{Node: "compute06", Source: "http", Kind: "installed", Time: t0.Add(2 * time.Minute)},
+		{Node: "compute07", Source: "rollout", Kind: "failed", Time: t0}, // no install had started
+		{Node: "compute08", Source: "http", Kind: "kickstart", Time: t0},
+		{Node: "compute08", Source: "rollout", Kind: "failed", Time: t0.Add(time.Hour)}, // timed out installing
+		{Node: "compute09", Source: "http", Kind: "failed", Time: t0},                   // the installer said so
 	} {
 		m.Observe(e)
 	}
@@ -147,9 +152,10 @@ func TestEvents(t *testing.T) {
 		{"provision_tftp_sent_bytes_total", nil, 1024},
 		{"provision_tftp_transfer_duration_seconds", nil, 2},
 		{"provision_installs_total", map[string]string{"outcome": "installed"}, 2},
+		{"provision_installs_total", map[string]string{"outcome": "failed"}, 2},
 		{"provision_install_duration_seconds", nil, 1}, // compute06's attempt has no kickstart of its own
 		{"provision_profile_duration_seconds", map[string]string{"outcome": "applied"}, 1},
-		{"provision_events_total", map[string]string{"source": "http", "kind": "kickstart"}, 3},
+		{"provision_events_total", map[string]string{"source": "http", "kind": "kickstart"}, 4},
 	} {
 		if got := value(fams, c.fam, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.fam, c.labels, got, c.want)

@@ -65,7 +65,7 @@ func TestStepAndProgress(t *testing.T) {
 		{"new", provision.Status{State: provision.StateNew}, "", 0},
 		{"lease", provision.Status{State: provision.StateDHCP, Last: provision.Event{Source: "dhcp", Kind: "lease", IP: "10.3.1.15"}}, "dhcp lease 10.3.1.15", 40},
 		{"file", provision.Status{State: provision.StateBooting, Last: provision.Event{Source: "tftp", Kind: "transfer", Attrs: map[string]string{"file": "undionly.kpxe"}}}, "tftp transfer undionly.kpxe", 50},
-		{"message", provision.Status{State: provision.StateInstalling, Last: provision.Event{Source: "callback", Kind: "progress", Msg: "%post"}}, "callback progress: %post", 60},
+		{"message", provision.Status{State: provision.StateInstalling, Last: provision.Event{Source: "http", Kind: "post-start", Msg: "%post"}}, "http post-start: %post", 60},
 		{"failed", provision.Status{State: provision.StateFailed, Reason: "no DHCP request from em1"}, "no DHCP request from em1", 100},
 		{"ready", provision.Status{State: provision.StateReady, Last: provision.Event{Source: "profile", Kind: "applied"}}, "profile applied", 100},
 	}
