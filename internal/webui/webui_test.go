@@ -122,3 +122,42 @@ func TestServe(t *testing.T) {
 		t.Errorf("GET /nosuch: %s", resp.Status)
 	}
 }
+
+// TestElevation: a chassis's sleds share their unit in host order, empty
+// units are drawn, and nodes without a rack or a unit get rows of their
+// own after the racks.
+func TestElevation(t *testing.T) {
+	plan := &provision.Plan{Site: provision.SitePlan{Name: "lab"}, Nodes: []*provision.NodePlan{
+		{Name: "c1-2", Rack: "r1", Unit: 3, Host: 2},
+		{Name: "c1-1", Rack: "r1", Unit: 3, Host: 1},
+		{Name: "db", Rack: "r1", Unit: 1},
+		{Name: "loose", Rack: "r1"},
+		{Name: "laptop"},
+	}}
+	type row struct {
+		Unit  int
+		Nodes []string
+	}
+	got := map[string][]row{}
+	var order []string
+	for _, r := range Build(plan, nil).Racks {
+		order = append(order, r.Name)
+		for _, u := range r.Units {
+			var names []string
+			for _, n := range u.Nodes {
+				names = append(names, n.Name)
+			}
+			got[r.Name] = append(got[r.Name], row{u.Number, names})
+		}
+	}
+	want := map[string][]row{
+		"r1":     {{3, []string{"c1-1", "c1-2"}}, {2, nil}, {1, []string{"db"}}, {0, []string{"loose"}}},
+		Unracked: {{0, []string{"laptop"}}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("elevations (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"r1", Unracked}, order); diff != "" {
+		t.Errorf("rack order (-want +got):\n%s", diff)
+	}
+}
