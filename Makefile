@@ -17,6 +17,10 @@ FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTre
   ./internal/bmc:FuzzOlderThan
 # Debian packages the tests use as real peers. Each issue's tests add theirs.
 E2E_PKGS    ?= qemu-system-x86 ipxe-qemu ovmf
+# The peers `make bench` measures against, and the system daemons their
+# packages would start: stopped and disabled, the benchmarks start their own on loopback.
+BENCH_PKGS  ?= tftpd-hpa nginx-light wrk
+BENCH_UNITS ?= tftpd-hpa nginx
 DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl atftp redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
 
 help: ## list the targets
@@ -56,6 +60,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	  echo "== $$fn ($$pkg)"; $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); done
 
 bench: deps sites ## run the benchmarks, the real peers measured in the same run (docs/BENCHMARKS.md)
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+	@for u in $(BENCH_UNITS); do systemctl disable --now "$$u" >/dev/null 2>&1 || true; \
+	  service "$$u" stop >/dev/null 2>&1 || true; done
 	PROVISION_BENCH=1 $(GO) test ./... -run '^$$|TestBenchCurl' -bench . -benchmem
 
 e2e: sites ## end to end with real firmware: QEMU's iPXE (SeaBIOS) and OVMF against the servers (root)
