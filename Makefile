@@ -18,9 +18,10 @@ FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTre
 # Debian packages the tests use as real peers. Each issue's tests add theirs.
 E2E_PKGS    ?= qemu-system-x86 ipxe-qemu ovmf
 # The peers `make bench` measures against, and the system daemons their
-# packages would start: stopped and disabled, the benchmarks start their own on loopback.
-BENCH_PKGS  ?= tftpd-hpa nginx-light wrk
-BENCH_UNITS ?= tftpd-hpa nginx
+# packages would start: stopped and disabled, the benchmarks start their own on loopback
+# (the DHCP peers, perfdhcp's kea-admin, dnsmasq and Kea, in network namespaces).
+BENCH_PKGS  ?= tftpd-hpa nginx-light wrk kea-admin dnsmasq-base kea-dhcp4-server
+BENCH_UNITS ?= tftpd-hpa nginx kea-dhcp4-server
 DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl atftp redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
 
 help: ## list the targets
