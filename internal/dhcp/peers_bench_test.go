@@ -150,7 +150,9 @@ func startKea(b *testing.B, l *lab, n int, mt bool) {
 // each of them once, each rate for 3 s plus 1 s for
 // late replies, doubling the rate from 500/s while the drops stay at or
 // below 2.5 %, then bisecting three times between the last rate that
-// passed and the first that failed. Drops count end to end: the
+// passed and the first that failed. A rate that fails is tried once more
+// before it counts as failed: the machine is shared, and a stall of the
+// load generator alone drops a whole second of exchanges. Drops count end to end: the
 // DISCOVERs sent that got no ACK. It reports the leases/s (ACKs per
 // second) of the best passing rate, its drops, and the rate asked.
 func BenchmarkPerfdhcp(b *testing.B) {
@@ -206,6 +208,13 @@ func (r perfdhcpResult) ok() bool { return r.rate > 0 && r.drops <= perfdhcpMaxD
 
 // perfdhcpSearch finds the highest rate with drops <= perfdhcpMaxDrops.
 func perfdhcpSearch(b *testing.B, l *lab, macs string) perfdhcpResult {
+	runPerfdhcp := func(b *testing.B, l *lab, macs string, rate int) perfdhcpResult {
+		r := runPerfdhcp(b, l, macs, rate)
+		if !r.ok() {
+			r = runPerfdhcp(b, l, macs, rate)
+		}
+		return r
+	}
 	var good, bad perfdhcpResult
 	for rate := 500; rate <= 64000; rate *= 2 {
 		r := runPerfdhcp(b, l, macs, rate)
