@@ -208,7 +208,7 @@ func (r perfdhcpResult) ok() bool { return r.rate > 0 && r.drops <= perfdhcpMaxD
 
 // perfdhcpSearch finds the highest rate with drops <= perfdhcpMaxDrops.
 func perfdhcpSearch(b *testing.B, l *lab, macs string) perfdhcpResult {
-	runPerfdhcp := func(b *testing.B, l *lab, macs string, rate int) perfdhcpResult {
+	try := func(rate int) perfdhcpResult {
 		r := runPerfdhcp(b, l, macs, rate)
 		if !r.ok() {
 			r = runPerfdhcp(b, l, macs, rate)
@@ -217,7 +217,7 @@ func perfdhcpSearch(b *testing.B, l *lab, macs string) perfdhcpResult {
 	}
 	var good, bad perfdhcpResult
 	for rate := 500; rate <= 64000; rate *= 2 {
-		r := runPerfdhcp(b, l, macs, rate)
+		r := try(rate)
 		if !r.ok() {
 			bad = r
 			break
@@ -227,7 +227,7 @@ func perfdhcpSearch(b *testing.B, l *lab, macs string) perfdhcpResult {
 	if good.rate == 0 {
 		// Even 500/s drops too many: go down.
 		for rate := 250; rate >= 30 && !good.ok(); rate /= 2 {
-			if r := runPerfdhcp(b, l, macs, rate); r.ok() {
+			if r := try(rate); r.ok() {
 				good = r
 			} else {
 				bad = r
@@ -238,7 +238,7 @@ func perfdhcpSearch(b *testing.B, l *lab, macs string) perfdhcpResult {
 		if good.rate == 0 || bad.rate == 0 {
 			break
 		}
-		r := runPerfdhcp(b, l, macs, (good.rate+bad.rate)/2)
+		r := try((good.rate + bad.rate) / 2)
 		if r.ok() {
 			good = r
 		} else {
