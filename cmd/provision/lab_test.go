@@ -107,7 +107,8 @@ func TestLabPaper(t *testing.T) {
 	bin := labBinary(t)
 	site, state := copySite(t, "paper"), t.TempDir()
 	labUp(t, bin, site, state, "--idrac-down", "compute07")
-	common := []string{"--site", site, "--state", state, "--yes", "--stagger", "0", "--concurrency", "16", "--retries", "1"}
+	common := []string{"--site", site, "--state", state, "--yes", "--stagger", "0", "--concurrency", "16", "--retries", "1",
+		"--dhcp-timeout", "30s", "--install-timeout", "30s"} // lab installs take 2 s
 
 	out, code := labRun(t, bin, append([]string{"up"}, common...)...)
 	if code != 1 || !strings.Contains(out, "26 nodes, 25 ready, 1 not") {
@@ -165,6 +166,86 @@ func TestLabPaper(t *testing.T) {
 			t.Errorf("%s installed %d times since the rebuild began, want once", node, c)
 		}
 	}
+	labFailover(t, bin, site, state)
+}
+
+// holders says which load balancer namespaces hold addr.
+func holders(t *testing.T, addr string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range []string{"loadbalance01", "loadbalance02"} {
+		b, err := exec.Command("ip", "-n", "pvl-paper-"+n, "-o", "addr", "show", "up").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), " "+addr+"/") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond every 20 ms until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
+}
+
+// labFailover: the load balancers run the rendered haproxy and keepalived;
+// each VIP is held by exactly one; powering the internal VIP's holder off
+// through its iDRAC moves the VIP to the other. The failover time, from
+// the holder's keepalived gone to the VIP up on the peer, is logged.
+func labFailover(t *testing.T, bin, site, state string) {
+	vips := []string{"10.3.1.100", "10.3.1.200", "203.0.113.100"}
+	for _, v := range vips {
+		var h []string
+		if !waitFor(30*time.Second, func() bool { h = holders(t, v); return len(h) == 1 }) {
+			t.Fatalf("VIP %s held by %v, want exactly one load balancer", v, h)
+		}
+	}
+	holder := holders(t, "10.3.1.100")[0]
+	other := "loadbalance01"
+	if holder == other {
+		other = "loadbalance02"
+	}
+	keepalivedIn := func(node string) bool {
+		b, _ := exec.Command("ip", "netns", "pids", "pvl-paper-"+node).Output()
+		for _, pid := range strings.Fields(string(b)) {
+			if cmd, err := os.ReadFile("/proc/" + pid + "/comm"); err == nil && strings.TrimSpace(string(cmd)) == "keepalived" {
+				return true
+			}
+		}
+		return false
+	}
+	if !keepalivedIn(holder) {
+		t.Fatalf("no keepalived runs on %s", holder)
+	}
+	off := make(chan string, 1)
+	asked := time.Now()
+	go func() {
+		out, _ := labRun(t, bin, "bmc", "power", "off", holder, "--site", site, "--state", state)
+		off <- out
+	}()
+	if !waitFor(60*time.Second, func() bool { return !keepalivedIn(holder) }) {
+		t.Fatalf("%s's keepalived still runs after power-off: %s", holder, <-off)
+	}
+	down := time.Now()
+	if !waitFor(30*time.Second, func() bool { h := holders(t, "10.3.1.100"); return len(h) == 1 && h[0] == other }) {
+		t.Fatalf("VIP 10.3.1.100 did not move to %s: held by %v", other, holders(t, "10.3.1.100"))
+	}
+	// keepalived's death is seen when its process is reaped, which may
+	// lag: the request time bounds the failover from above.
+	t.Logf("VIP 10.3.1.100 moved from %s to %s: %s after the power-off request (CLI, Redfish, 0.5 s simulated power-off), %s after its keepalived was seen gone (VRRPv2, advert_int 1)",
+		holder, other, time.Since(asked).Round(10*time.Millisecond), time.Since(down).Round(10*time.Millisecond))
+	<-off
 }
 
 // TestLabStagingRebuild rebuilds the staging site's 17 installable nodes

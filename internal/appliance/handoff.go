@@ -13,8 +13,23 @@ import (
 
 // labCheckOnly is what a lab node runs instead of its profile: the
 // simulated node shares this host's file system, so the bundle is
-// uploaded and checked, never applied.
-const labCheckOnly = "/bin/bash -n ./apply.sh && echo 'lab: apply.sh uploaded and checked (bash -n), not run: a simulated node installs no packages'"
+// uploaded and checked, never applied. A load balancer's bundle also
+// starts the real haproxy and keepalived with their rendered configs, in
+// the node's network namespace and a private mount namespace (its /etc
+// files bind-mounted over the host's), so the lab's VIPs are held and
+// fail over as on hardware. (haproxy -n: a lab machine allows fewer open
+// files than the rendered maxconn needs.)
+const labCheckOnly = `/bin/bash -n ./apply.sh || exit 1
+echo 'lab: apply.sh uploaded and checked (bash -n), not run: a simulated node installs no packages'
+if [ -f files/etc/keepalived/keepalived.conf ] && [ -f files/etc/haproxy/haproxy.cfg ] && command -v keepalived >/dev/null; then
+  sysctl -qw net.ipv4.ip_nonlocal_bind=1 || exit 1
+  exec unshare -m --propagation private /bin/bash -c '
+    mount --bind "$PWD/files/etc/haproxy" /etc/haproxy &&
+    mount --bind "$PWD/files/etc/keepalived" /etc/keepalived &&
+    haproxy -D -n 4096 -f /etc/haproxy/haproxy.cfg -p "$PWD/haproxy.pid" &&
+    keepalived -f /etc/keepalived/keepalived.conf -p "$PWD/keepalived.pid" -r "$PWD/vrrp.pid" -c "$PWD/checkers.pid" &&
+    echo "lab: haproxy and keepalived run with the rendered configs"'
+fi`
 
 // handoff is the rollout's last step: SSH to the installed node (its
 // generated host key verified), upload its role profile, run it.

@@ -153,8 +153,16 @@ func (d *Daemon) stopLocked(node string) {
 		delete(d.procs, node)
 	}
 	// And whatever else runs in the node's namespace (a daemon that left
-	// the group): a powered-off server runs nothing.
-	killPids(context.Background(), nodeNS(d.Plan.Site.Name, node))
+	// the group): a powered-off server runs nothing, and its NIC goes dark
+	// (the addresses a killed keepalived held fall silent with it). The
+	// next boot brings the link up again.
+	ns := nodeNS(d.Plan.Site.Name, node)
+	killPids(context.Background(), ns)
+	if n, ok := d.Plan.Node(node); ok {
+		if err := ip(context.Background(), "-n", ns, "link", "set", n.PXE.NIC, "down"); err != nil {
+			d.Log.Warn("power off: link down", "node", node, "err", err)
+		}
+	}
 }
 
 func writeJSON(path string, v any) error {

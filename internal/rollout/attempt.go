@@ -148,7 +148,13 @@ func (e *Engine) install(ctx context.Context, n *provision.NodePlan, st provisio
 		// The prober ends with the wait (stop) or when it finds the system.
 		go e.probeInstalled(pctx, n)
 	}
-	return e.waitFor(ctx, n.Name, provision.StateInstalled, e.Timeout.Install, "no installed callback")
+	// The install deadline runs from the kickstart fetch: a resumed node
+	// gets only what its install has left of it.
+	wait := e.Timeout.Install
+	if st.State == provision.StateInstalling && !st.Since.IsZero() {
+		wait = max(e.Timeout.Install-time.Since(st.Since), time.Second)
+	}
+	return e.waitFor(ctx, n.Name, provision.StateInstalled, wait, "no installed callback")
 }
 
 // probeInstalled probes the node's installed system until it answers or

@@ -159,10 +159,13 @@ func (n *node) upBond(ctx context.Context, c ifcfg, nc netConfig, links map[stri
 	args := append([]string{"name", c.device, "type", "bond"}, bondArgs(c.opts)...)
 	if err := n.addLink(ctx, c.device, args...); err != nil {
 		if pxe {
-			links[c.device] = n.cfg.Interface
+			// No bonding in this kernel: the bond becomes a macvlan on the
+			// PXE NIC under the bond's name, holding its address, so that
+			// what names the bond (keepalived's "interface bond0") finds a
+			// device on the management segment.
 			onPXE[c.device] = true
-			n.step(PhaseSystem, "network", fmt.Sprintf("%s: no bonding in this kernel, its address goes on the PXE NIC %s", c.device, n.cfg.Interface))
-			return nil
+			n.step(PhaseSystem, "network", fmt.Sprintf("%s: no bonding in this kernel: a macvlan of that name on the PXE NIC %s", c.device, n.cfg.Interface))
+			return n.standIn(ctx, c.device, links)
 		}
 		n.cfg.Log.Debug("bond", "dev", c.device, "err", err)
 		return n.standIn(ctx, c.device, links)
