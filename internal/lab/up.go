@@ -32,7 +32,7 @@ type Config struct {
 	InstallTime time.Duration
 	// Faults are fault switches by node.
 	Faults map[string]NodeFaults
-	Log   *slog.Logger
+	Log    *slog.Logger
 }
 
 // Up builds the lab: network, a small install tree when none is imported,

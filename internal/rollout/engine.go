@@ -51,8 +51,8 @@ type Engine struct {
 	// neither leaves the node waiting nor installs it again.
 	InstalledProbe func(ctx context.Context, n *provision.NodePlan) error
 	ProbeEvery     time.Duration
-	Limits  Limits
-	Timeout Deadlines
+	Limits         Limits
+	Timeout        Deadlines
 	// Retries is how many times an install is retried after its first
 	// attempt before the node is failed.
 	Retries int
