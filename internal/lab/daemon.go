@@ -159,8 +159,8 @@ func (d *Daemon) stopLocked(node string) {
 	ns := nodeNS(d.Plan.Site.Name, node)
 	killPids(context.Background(), ns)
 	if n, ok := d.Plan.Node(node); ok {
-		if err := ip(context.Background(), "-n", ns, "link", "set", n.PXE.NIC, "down"); err != nil {
-			d.Log.Warn("power off: link down", "node", node, "err", err)
+		if err := powerOffLinks(context.Background(), ns, n.PXE.NIC); err != nil {
+			d.Log.Warn("power off: links", "node", node, "err", err)
 		}
 	}
 }

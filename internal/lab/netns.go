@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -70,4 +71,30 @@ func killPids(ctx context.Context, ns string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// powerOffLinks makes a node's namespace look like a server without
+// power: every link the node made (bonds, VLANs, their stand-ins) gone,
+// and its PXE NIC without addresses and down. The next boot brings it up.
+func powerOffLinks(ctx context.Context, ns, pxeNIC string) error {
+	out, err := exec.CommandContext(ctx, "ip", "-n", ns, "-o", "link", "show").Output()
+	if err != nil {
+		return fmt.Errorf("ip -n %s link show: %w", ns, err)
+	}
+	var errs []error
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		if name == "lo" || name == pxeNIC {
+			continue
+		}
+		if err := ip(ctx, "-n", ns, "link", "del", name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, ip(ctx, "-n", ns, "addr", "flush", "dev", pxeNIC), ip(ctx, "-n", ns, "link", "set", pxeNIC, "down"))
+	return errors.Join(errs...)
 }
