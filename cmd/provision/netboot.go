@@ -62,13 +62,17 @@ now; the server will take these changes over its API later).`,
 // into an error a person can act on.
 func (a *app) openStore() (*store.Store, error) {
 	st, err := store.Open(a.state, storeWait)
-	if errors.Is(err, store.ErrLocked) {
-		return nil, exitError{code: 1, msg: fmt.Sprintf("state %s is in use by another provision process (is 'provision serve' running?); stop it and try again", a.state)}
-	}
 	if err != nil {
-		return nil, fmt.Errorf("open state: %w", err)
+		return nil, a.storeError(err)
 	}
 	return st, nil
+}
+
+func (a *app) storeError(err error) error {
+	if errors.Is(err, store.ErrLocked) {
+		return exitError{code: 1, msg: fmt.Sprintf("state %s is in use by another provision process (is 'provision serve' running?); stop it and try again", a.state)}
+	}
+	return fmt.Errorf("open state: %w", err)
 }
 
 // netbootNodes resolves names to nodes, reporting every unknown one.
@@ -104,9 +108,15 @@ func (a *app) netbootSet(names []string, on bool) error {
 			}
 		}
 	}
-	st, err := a.openStore()
+	st, err := store.Open(a.state, storeWait)
+	if errors.Is(err, store.ErrLocked) {
+		// provision serve holds the state: ask it.
+		if c, cerr := a.controlClient(); cerr == nil {
+			return a.remoteNetboot(c, nodes, on)
+		}
+	}
 	if err != nil {
-		return err
+		return a.storeError(err)
 	}
 	defer st.Close()
 	word := map[bool]string{true: "on", false: "off"}

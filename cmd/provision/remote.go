@@ -145,3 +145,28 @@ func (a *app) remoteRollout(ctx context.Context, c *controlClient, f *rolloutFla
 	}
 	return a.summary(results, time.Since(start))
 }
+
+// remoteNetboot sets nodes' netboot flags through the running appliance.
+func (a *app) remoteNetboot(c *controlClient, nodes []*provision.NodePlan, on bool) error {
+	word := map[bool]string{true: "on", false: "off"}
+	for _, n := range nodes {
+		body := fmt.Sprintf(`{"on": %v}`, on)
+		req, err := http.NewRequest(http.MethodPost, c.url+"/api/v1/nodes/"+n.Name+"/netboot", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("provision serve at %s: %w", c.url, err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("node %s: provision serve refused: %s: %s", n.Name, resp.Status, bytes.TrimSpace(b))
+		}
+		fmt.Fprintf(a.stdout, "%s: netboot %s (through provision serve)\n", n.Name, word[on])
+	}
+	return nil
+}

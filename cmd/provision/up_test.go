@@ -199,6 +199,10 @@ func TestServeAPI(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "provision serve runs on this state") || !strings.Contains(out, "no DHCP request from em1") {
 		t.Fatalf("up through the API: %v\n%s\n%s", err, out, errOut)
 	}
+	out, errOut, err = bmcCLI(t, "netboot", "off", "compute02", "--site", site, "--state", state)
+	if err != nil || !strings.Contains(out, "compute02: netboot off (through provision serve)") {
+		t.Fatalf("netboot through the API: %v\n%s%s", err, out, errOut)
+	}
 	// Without the token, no rollout.
 	data, _ := os.ReadFile(apiFile)
 	var rec struct{ URL string }
