@@ -9,6 +9,10 @@ BIN         := bin/provision
 SITE        ?= sites/paper.toml
 DEMO_STATE  ?= /var/lib/provision-demo
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Package versions start with a digit: untagged builds are 0.0.0+git<describe>.
+PKG_VERSION ?= $(shell echo '$(VERSION)' | sed -e 's/^\([^0-9]\)/0.0.0+git\1/' -e 's/-/./g')
 FUZZTIME    ?= 20s
 FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTreeinfo \
   ./internal/dhcp:FuzzHandle ./internal/tftp:FuzzCleanPath ./internal/bootcfg:FuzzParseMAC \
@@ -40,8 +44,19 @@ deps: ## install the Debian packages and Go modules the build and tests need
 sites: ## make the example secrets files private (git does not keep file modes)
 	chmod 600 sites/*.secrets.toml
 
-build: ## build bin/provision
-	$(GO) build -o $(BIN) ./cmd/provision
+build: ## build bin/provision, its version from git describe
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/provision
+
+install: build ## install provision, its systemd unit and defaults under DESTDIR (default /)
+	install -D -m 0755 $(BIN) $(DESTDIR)/usr/sbin/provision
+	install -D -m 0644 packaging/provision.service $(DESTDIR)/lib/systemd/system/provision.service
+	test -e $(DESTDIR)/etc/default/provision || install -D -m 0644 packaging/default $(DESTDIR)/etc/default/provision
+	@if [ -z "$(DESTDIR)" ]; then sh packaging/postinstall.sh; fi
+
+package: build ## build the .deb and .rpm packages under dist/ with nfpm
+	mkdir -p dist
+	VERSION=$(PKG_VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/
+	VERSION=$(PKG_VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/
 
 test: deps sites ## run every test (unit, golden, real peers in namespaces, QEMU firmware, the lab) with -race
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(E2E_PKGS)"
@@ -79,5 +94,4 @@ demo: deps build sites ## the main job: the paper's 27 nodes from off to ready i
 	$(BIN) lab up --site $(SITE) --state $(DEMO_STATE)
 	$(BIN) up --yes --site $(SITE) --state $(DEMO_STATE) --stagger 0 --concurrency 16
 	@echo "the lab is still up: $(BIN) status --site $(SITE) --state $(DEMO_STATE); $(BIN) lab down --site $(SITE) --state $(DEMO_STATE)"
-
-.PHONY: help deps sites build test lint golden fuzz bench e2e check demo
+.PHONY: help deps sites build install package test lint golden fuzz bench e2e check demo

@@ -99,6 +99,7 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.rebuildCmd(),
 		a.statusCmd(),
 		a.labCmd(),
+		a.versionCmd(),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
