@@ -19,6 +19,16 @@ func EventsURL(plan *provision.Plan, node *provision.NodePlan) string {
 	return strings.TrimRight(plan.Site.ApplianceURL, "/") + "/api/v1/nodes/" + node.Name + "/events"
 }
 
+// LogsURL is where the node's installer uploads its logs: one POST of
+// the file's bytes to LogsURL/<name> per log, with the node's token.
+func LogsURL(plan *provision.Plan, node *provision.NodePlan) string {
+	return strings.TrimRight(plan.Site.ApplianceURL, "/") + "/api/v1/nodes/" + node.Name + "/logs"
+}
+
+// MaxLogBytes is the largest log upload the appliance takes; the
+// kickstart sends the last MaxLogBytes of a longer file.
+const MaxLogBytes = 4 << 20
+
 // IPXEBootIF is the BOOTIF argument in iPXE's syntax: iPXE expands it to
 // the MAC of the NIC it booted from, with hyphens.
 const IPXEBootIF = "BOOTIF=01-${netX/mac:hexhyp}"

@@ -108,6 +108,8 @@ type view struct {
 	NICChecks    string
 	SwiftScript  string
 	EventsURL    string
+	LogsURL      string
+	MaxLogBytes  int
 	Token        string
 }
 
@@ -170,6 +172,8 @@ func newView(plan *provision.Plan, node *provision.NodePlan, in Inputs) (*view, 
 		SysFiles:     writeFiles(sysFiles(plan, node)),
 		KeyFiles:     writeFiles(keyFiles),
 		EventsURL:    EventsURL(plan, node),
+		LogsURL:      LogsURL(plan, node),
+		MaxLogBytes:  MaxLogBytes,
 		Token:        in.reveal(in.Token),
 	}, nil
 }

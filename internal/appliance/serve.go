@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,7 @@ func (a *Appliance) Servers() (*Servers, error) {
 			MACs:      a.Store.MACs,
 			Kickstart: a.kickstart,
 			Images:    root,
+			LogDir:    filepath.Join(a.cfg.StateDir, "logs"),
 			Events:    a.Tracker.Record,
 			Log:       a.log.With("server", "http"),
 		},

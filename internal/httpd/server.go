@@ -69,6 +69,9 @@ type Server struct {
 	// Images is the root of the install trees served under /images/.
 	// Nil serves none.
 	Images *os.Root
+	// LogDir keeps the installers' log uploads, as LogDir/<node>/<file>;
+	// "" refuses them.
+	LogDir string
 	// Events receives an event per boot script, kickstart, callback and
 	// refusal. Nil drops them.
 	Events provision.EventSink
@@ -171,6 +174,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /ks/{node}", s.kickstart)
 	mux.HandleFunc("GET /api/v1/nodes/{node}/kickstart", s.kickstart)
 	mux.HandleFunc("POST /api/v1/nodes/{node}/events", s.callback)
+	mux.HandleFunc("POST /api/v1/nodes/{node}/logs/{name}", s.uploadLog)
 	mux.HandleFunc("GET /images/{path...}", s.images)
 	if s.Control != nil {
 		mux.Handle("/api/v1/", s.Control)
