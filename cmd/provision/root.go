@@ -98,6 +98,7 @@ else $PROVISION_STATE, else ` + defaultState + `.`,
 		a.roleCmd(),
 		a.rebuildCmd(),
 		a.statusCmd(),
+		a.logsCmd(),
 		a.labCmd(),
 		a.versionCmd(),
 	)
