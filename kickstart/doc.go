@@ -42,6 +42,23 @@
 // (curl, else wget, three tries): a node that cannot reach the appliance
 // still installs, and the appliance notices by timeout.
 //
+// # Logs
+//
+// The installer's logs go to the appliance too, one POST of the file's
+// bytes (Content-Type text/plain, the same token) to
+//
+//	<appliance URL>/api/v1/nodes/<node>/logs/<file name>
+//
+// (LogsURL), the last MaxLogBytes of a longer file, best effort. A last
+// %post --nochroot section, run after the one that reports "installed",
+// reads the installer's own /tmp and uploads anaconda.log, program.log,
+// storage.log, ks-pre.log, the installed system's /root/ks-post.log and
+// any ks-script-*.log. %pre uploads its log and the installer's when it
+// refuses the machine, and %post's ERR trap uploads ks-post.log when a
+// step fails (the installer stops there, so the --nochroot section does
+// not run). The uploads stop at the first the appliance does not take,
+// and never fail the section they run in.
+//
 // The kickstart itself is fetched from KickstartURL. It holds the root
 // password hash, the node's private host keys and its token, so the server
 // that serves it must hand it only to that node (anaconda sends the MAC of

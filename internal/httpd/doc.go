@@ -5,6 +5,7 @@
 //	GET  /ks/NODE                        the node's kickstart
 //	GET  /api/v1/nodes/NODE/kickstart    the same (the URL in ks=)
 //	POST /api/v1/nodes/NODE/events       installer callbacks
+//	POST /api/v1/nodes/NODE/logs/NAME    installer log uploads
 //	GET  /images/PATH                    install trees, with Range
 //	GET  /healthz                        liveness
 //
@@ -14,7 +15,7 @@
 // and its callback token, so it is served only to a request that comes
 // from the node's own PXE address (the DHCP server reserves it) and
 // carries the node's token (?token=, which the boot config puts in ks=, or
-// "Authorization: Bearer"). Callbacks need both as well. The address is
+// "Authorization: Bearer"). Callbacks and log uploads need both as well. The address is
 // the TCP peer's: there is no trusted-proxy header, the appliance is on
 // the node's network. The iPXE script of a node in install mode carries
 // the token in its ks= argument, so it too is served only to the node's
@@ -28,6 +29,16 @@
 // 200: if the flag cannot be written the node gets a 500 and retries, so
 // a node told "done" never PXE-boots into its installer again. The next
 // /boot.ipxe for its MAC gives the local-boot script.
+//
+// # Installer logs
+//
+// The kickstart uploads the installer's logs (anaconda.log, program.log,
+// storage.log, its %pre and %post logs, ks-script-*.log): the body is the
+// file, at most MaxLogBytes. NAME is reduced to a safe file name (LogName)
+// and the log is kept as LogDir/NODE/NAME, written to a temporary file and
+// renamed, replacing an earlier upload of that name, with the node's
+// token (which the installer's loader logs with the ks= URL) blanked out.
+// Each upload is an event (kind "log", attrs "file" and "bytes").
 //
 // # Install trees
 //
