@@ -92,7 +92,7 @@ func (a *app) bmcVerb(f *bmcFlags, name, short string, fn bmcRun) *cobra.Command
 		Short:             short,
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.bmcDo(cmd.Context(), f, args, name == "pxe", fn)
+			return a.bmcDo(cmd.Context(), f, args, name == "pxe", name, fn)
 		},
 	}
 }
@@ -108,7 +108,7 @@ func (a *app) bmcPowerCmd(f *bmcFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.bmcDo(cmd.Context(), f, args[1:], true, func(ctx context.Context, f *bmcFlags, st *store.Store, ts []bmcTarget) error {
+			return a.bmcDo(cmd.Context(), f, args[1:], true, "power-"+string(action), func(ctx context.Context, f *bmcFlags, st *store.Store, ts []bmcTarget) error {
 				return a.bmcEach(ctx, f, ts, bmcWithClient(func(ctx context.Context, t bmcTarget, c *bmc.Client) (string, error) {
 					if err := c.Power(ctx, action); err != nil {
 						return "", err
@@ -122,7 +122,9 @@ func (a *app) bmcPowerCmd(f *bmcFlags) *cobra.Command {
 
 // bmcDo resolves the targets, opens the state and runs fn. changes says
 // whether fn changes a server: the appliance is then left out.
-func (a *app) bmcDo(ctx context.Context, f *bmcFlags, args []string, changes bool, fn bmcRun) error {
+// remote names the verb for provision serve's API (pxe, discover,
+// power-cycle) when serve holds the state.
+func (a *app) bmcDo(ctx context.Context, f *bmcFlags, args []string, changes bool, remote string, fn bmcRun) error {
 	if inLab, err := a.intoLab(ctx); inLab {
 		return err // the iDRACs of a lab are reachable only from its appliance namespace
 	}
@@ -132,6 +134,11 @@ func (a *app) bmcDo(ctx context.Context, f *bmcFlags, args []string, changes boo
 		fmt.Fprintln(a.stderr, "WARNING: --insecure: iDRAC certificates are NOT verified; the credentials can be read by anyone on the path")
 	}
 	st, err := store.Open(a.state, 5*time.Second)
+	if errors.Is(err, store.ErrLocked) {
+		if c, cerr := a.controlClient(); cerr == nil {
+			return a.remoteBMC(ctx, c, f, args, remote)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("state %s: %w", a.state, err)
 	}

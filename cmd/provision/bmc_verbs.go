@@ -238,7 +238,7 @@ the certificate differs. A node already pinned keeps its pin unless --replace.
 Compare the printed fingerprint with the iDRAC's web interface when in doubt.`,
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.bmcDo(cmd.Context(), f, args, false, func(ctx context.Context, f *bmcFlags, st *store.Store, ts []bmcTarget) error {
+			return a.bmcDo(cmd.Context(), f, args, false, "", func(ctx context.Context, f *bmcFlags, st *store.Store, ts []bmcTarget) error {
 				return a.bmcEach(ctx, f, ts, func(ctx context.Context, t bmcTarget) (string, error) {
 					return bmcTrustOne(ctx, st, t, replace)
 				})

@@ -170,3 +170,45 @@ func (a *app) remoteNetboot(c *controlClient, nodes []*provision.NodePlan, on bo
 	}
 	return nil
 }
+
+// remoteBMC runs a BMC verb through the running appliance's API, which
+// offers one-time PXE, power cycle and MAC discovery.
+func (a *app) remoteBMC(ctx context.Context, c *controlClient, f *bmcFlags, args []string, verb string) error {
+	path := map[string]string{"pxe": "pxe", "discover": "discover", "power-cycle": "power"}[verb]
+	if path == "" {
+		return exitError{code: 1, msg: fmt.Sprintf("provision serve holds %s and its API has no %q: stop serve for this, or use pxe, discover or power cycle", a.state, strings.TrimSpace("bmc "+verb))}
+	}
+	if len(args) == 0 || f.all {
+		return errors.New("through provision serve, name the nodes")
+	}
+	body := `{}`
+	if path == "power" {
+		body = `{"action": "cycle"}`
+	}
+	fmt.Fprintf(a.stderr, "provision serve runs on this state: asking it, at %s\n", c.url)
+	failed := 0
+	for _, node := range args {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/api/v1/nodes/"+node+"/"+path, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("provision serve at %s: %w", c.url, err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			failed++
+			fmt.Fprintf(a.stderr, "%s: FAILED: %s: %s\n", node, resp.Status, bytes.TrimSpace(b))
+			continue
+		}
+		fmt.Fprintf(a.stdout, "%s: %s done (through provision serve)\n", node, verb)
+	}
+	if failed > 0 {
+		return exitError{code: 1, msg: fmt.Sprintf("%d of %d iDRACs failed", failed, len(args))}
+	}
+	return nil
+}

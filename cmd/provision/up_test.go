@@ -203,6 +203,13 @@ func TestServeAPI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "compute02: netboot off (through provision serve)") {
 		t.Fatalf("netboot through the API: %v\n%s%s", err, out, errOut)
 	}
+	out, errOut, err = bmcCLI(t, "bmc", "pxe", "compute03", "--site", site, "--state", state)
+	if err != nil || !strings.Contains(out, "compute03: pxe done (through provision serve)") {
+		t.Fatalf("bmc pxe through the API: %v\n%s%s", err, out, errOut)
+	}
+	if _, _, err = bmcCLI(t, "bmc", "status", "compute03", "--site", site, "--state", state); err == nil || !strings.Contains(err.Error(), "its API has no") {
+		t.Fatalf("bmc status while serve holds the state: %v", err)
+	}
 	// Without the token, no rollout.
 	data, _ := os.ReadFile(apiFile)
 	var rec struct{ URL string }
