@@ -89,7 +89,9 @@ var transitions = map[trigger]struct {
 	"discovered":  {[]State{StateNew, StateDiscovered}, StateDiscovered},
 	"pxe-set":     {[]State{StateNew, StateDiscovered, StatePXESet}, StatePXESet},
 	"power-on":    {[]State{StatePXESet, StatePoweringOn}, StatePoweringOn},
-	"lease":       {[]State{StatePoweringOn, StateDHCP}, StateDHCP},
+	// A node set to PXE that DHCPs is powered, whether or not the BMC's
+	// power event (recorded once the iDRAC reports On) came first.
+	"lease": {[]State{StatePXESet, StatePoweringOn, StateDHCP}, StateDHCP},
 	"lease-again": {[]State{StateBooting, StateInstalling, StateInstalled, StateRebooting}, ""},
 	"boot-file":   {[]State{StateDHCP, StateBooting}, StateBooting},
 	"boot-local":  {[]State{StateInstalled, StateRebooting}, ""},
@@ -117,10 +119,15 @@ func triggerOf(e Event, cur State) trigger {
 	case KindPower:
 		switch e.Attrs["action"] {
 		case "on", "cycle", "force-restart", "restart":
+			if cur.Busy() && rank(cur) > rank(StatePoweringOn) {
+				// The node booted before the BMC call returned: the
+				// power event comes after its lease.
+				return ""
+			}
 			return "power-on"
 		}
 	case KindLease:
-		if cur == StatePoweringOn || cur == StateDHCP {
+		if cur == StatePXESet || cur == StatePoweringOn || cur == StateDHCP {
 			return "lease"
 		}
 		return "lease-again"
@@ -263,4 +270,14 @@ func SortedStatuses(plan *Plan, m map[string]Status) []Status {
 		return out[i].Node < out[j].Node
 	})
 	return out
+}
+
+// rank orders the states of an install (failed last).
+func rank(s State) int {
+	for i, x := range states {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }

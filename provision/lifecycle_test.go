@@ -147,6 +147,22 @@ func TestLifecycleEveryPair(t *testing.T) {
 	}
 }
 
+// TestPowerEventAfterLease: a node may DHCP before the BMC call that
+// powered it returns; the late power event does not undo the lease.
+func TestPowerEventAfterLease(t *testing.T) {
+	st := Status{Node: "compute05", State: StatePXESet}
+	for _, e := range []Event{ev(SourceDHCP, KindLease), ev(SourceTFTP, KindTransfer), ev(SourceBMC, KindPower, "action", "cycle"),
+		ev(SourceHTTP, KindKickstart)} {
+		var err error
+		if st, err = Apply(st, e); err != nil {
+			t.Fatalf("%s/%s: %v", e.Source, e.Kind, err)
+		}
+	}
+	if st.State != StateInstalling {
+		t.Fatalf("state %s, want installing", st.State)
+	}
+}
+
 func TestFailedKeepsReasonUntilBegin(t *testing.T) {
 	st, _ := Apply(Status{Node: "n", State: StateDHCP}, Event{Node: "n", Source: SourceRollout, Kind: KindFailed, Msg: "no kickstart fetched within 10m"})
 	if st.State != StateFailed || st.Reason != "no kickstart fetched within 10m" {
