@@ -86,12 +86,12 @@ var transitions = map[trigger]struct {
 	from []State
 	to   State // "" keeps the current state
 }{
-	"discovered":  {[]State{StateNew, StateDiscovered}, StateDiscovered},
-	"pxe-set":     {[]State{StateNew, StateDiscovered, StatePXESet}, StatePXESet},
-	"power-on":    {[]State{StatePXESet, StatePoweringOn}, StatePoweringOn},
+	"discovered": {[]State{StateNew, StateDiscovered}, StateDiscovered},
+	"pxe-set":    {[]State{StateNew, StateDiscovered, StatePXESet}, StatePXESet},
+	"power-on":   {[]State{StatePXESet, StatePoweringOn}, StatePoweringOn},
 	// A node set to PXE that DHCPs is powered, whether or not the BMC's
 	// power event (recorded once the iDRAC reports On) came first.
-	"lease": {[]State{StatePXESet, StatePoweringOn, StateDHCP}, StateDHCP},
+	"lease":       {[]State{StatePXESet, StatePoweringOn, StateDHCP}, StateDHCP},
 	"lease-again": {[]State{StateBooting, StateInstalling, StateInstalled, StateRebooting}, ""},
 	"boot-file":   {[]State{StateDHCP, StateBooting}, StateBooting},
 	"boot-local":  {[]State{StateInstalled, StateRebooting}, ""},
