@@ -93,12 +93,15 @@ var transitions = map[trigger]struct {
 	// power event (recorded once the iDRAC reports On) came first.
 	"lease":       {[]State{StatePXESet, StatePoweringOn, StateDHCP}, StateDHCP},
 	"lease-again": {[]State{StateBooting, StateInstalling, StateInstalled, StateRebooting}, ""},
-	"boot-file":   {[]State{StateDHCP, StateBooting}, StateBooting},
-	"boot-local":  {[]State{StateInstalled, StateRebooting}, ""},
-	"kickstart":   {[]State{StateBooting, StateInstalling}, StateInstalling},
-	"progress":    {[]State{StateInstalling}, ""},
-	"installed":   {[]State{StateInstalling}, StateInstalled},
-	"rebooting":   {[]State{StateInstalled}, StateRebooting},
+	// A lease event may be lost (the DHCP server drops events rather than
+	// answers under a storm): a boot file or kickstart fetched is evidence
+	// enough of the steps before it.
+	"boot-file":  {[]State{StatePXESet, StatePoweringOn, StateDHCP, StateBooting}, StateBooting},
+	"boot-local": {[]State{StateInstalled, StateRebooting}, ""},
+	"kickstart":  {[]State{StateDHCP, StateBooting, StateInstalling}, StateInstalling},
+	"progress":   {[]State{StateInstalling}, ""},
+	"installed":  {[]State{StateInstalling}, StateInstalled},
+	"rebooting":  {[]State{StateInstalled}, StateRebooting},
 	// A ready node's profile may be run again (provision profile NODE).
 	"ssh-up":  {[]State{StateInstalled, StateRebooting, StateHandoff, StateReady}, StateHandoff},
 	"applied": {[]State{StateHandoff}, StateReady},
