@@ -1,11 +1,11 @@
 package kickstart
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/provision/provision/internal/sitetest"
 	"github.com/provision/provision/provision"
 )
 
@@ -16,17 +16,7 @@ var exampleSites = []string{"paper", "staging"}
 // be mode 0600, which git does not keep).
 func loadSite(tb testing.TB, name string) *provision.Plan {
 	tb.Helper()
-	dir := tb.TempDir()
-	for _, f := range []string{name + ".toml", name + ".secrets.toml"} {
-		b, err := os.ReadFile(filepath.Join("..", "sites", f))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return buildSite(tb, filepath.Join(dir, name+".toml"))
+	return buildSite(tb, sitetest.Copy(tb, name))
 }
 
 func buildSite(tb testing.TB, path string) *provision.Plan {

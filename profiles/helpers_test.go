@@ -2,25 +2,16 @@ package profiles
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
+	"github.com/provision/provision/internal/sitetest"
 	"github.com/provision/provision/provision"
 )
 
 // loadSite loads an example site and builds its plan.
 func loadSite(t testing.TB, name string) *provision.Plan {
 	t.Helper()
-	site, probs := provision.Load(filepath.Join("..", "sites", name+".toml"))
-	if site == nil {
-		t.Fatalf("load %s: %v", name, probs)
-	}
-	plan, more := provision.Build(site, provision.Options{})
-	probs = append(probs, more...)
-	if errs := probs.Errors(); len(errs) > 0 {
-		t.Fatalf("site %s: %v", name, errs)
-	}
-	return plan
+	return sitetest.Plan(t, name, nil)
 }
 
 // fixedInputs are deterministic inputs for golden files: every secret is

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/provision/provision/internal/sitetest"
 )
 
 // result is what one in-process run of the CLI printed and returned.
@@ -40,15 +40,5 @@ func runCLI(t testing.TB, env map[string]string, stdin string, args ...string) r
 // temporary directory and returns the site file's path.
 func copySite(t testing.TB, name string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{name + ".toml", name + ".secrets.toml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return filepath.Join(dir, name+".toml")
+	return sitetest.Copy(t, name)
 }

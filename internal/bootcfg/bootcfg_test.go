@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/provision/provision/internal/sitetest"
 	"github.com/provision/provision/provision"
 )
 
@@ -20,25 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // file must be mode 0600, which git does not keep).
 func loadSite(tb testing.TB, name string) *provision.Plan {
 	tb.Helper()
-	dir := tb.TempDir()
-	for _, f := range []string{name + ".toml", name + ".secrets.toml"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	site, probs := provision.Load(filepath.Join(dir, name+".toml"))
-	if errs := probs.Errors(); len(errs) > 0 {
-		tb.Fatalf("load %s: %v", name, errs)
-	}
-	plan, probs := provision.Build(site, provision.Options{})
-	if errs := probs.Errors(); len(errs) > 0 {
-		tb.Fatalf("build %s: %v", name, errs)
-	}
-	return plan
+	return sitetest.Plan(tb, name, nil)
 }
 
 // variant is one rendering of a node's boot config.

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/provision/provision/internal/sitetest"
 	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/internal/tracker"
 	"github.com/provision/provision/provision"
@@ -20,17 +19,7 @@ import (
 // site and its plan.
 func loadSite(t *testing.T, name string) *provision.Site {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{name + ".toml", name + ".secrets.toml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "sites", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	site, probs := provision.Load(filepath.Join(dir, name+".toml"))
+	site, probs := provision.Load(sitetest.Copy(t, name))
 	if err := probs.Err(); err != nil {
 		t.Fatal(err)
 	}
