@@ -122,7 +122,7 @@ func triggerOf(e Event, cur State) trigger {
 	case KindPower:
 		switch e.Attrs["action"] {
 		case "on", "cycle", "force-restart", "restart":
-			if cur.Busy() && rank(cur) > rank(StatePoweringOn) {
+			if cur.Busy() && cur.Rank() > StatePoweringOn.Rank() {
 				// The node booted before the BMC call returned: the
 				// power event comes after its lease.
 				return ""
@@ -275,8 +275,9 @@ func SortedStatuses(plan *Plan, m map[string]Status) []Status {
 	return out
 }
 
-// rank orders the states of an install (failed last).
-func rank(s State) int {
+// Rank orders the states of an install: new is 0, ready is 10, failed
+// comes last (11); an unknown state is -1.
+func (s State) Rank() int {
 	for i, x := range states {
 		if x == s {
 			return i

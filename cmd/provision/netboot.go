@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -112,7 +113,7 @@ func (a *app) netbootSet(names []string, on bool) error {
 	if errors.Is(err, store.ErrLocked) {
 		// provision serve holds the state: ask it.
 		if c, cerr := a.controlClient(); cerr == nil {
-			return a.remoteNetboot(c, nodes, on)
+			return a.remoteNetboot(context.Background(), c, nodes, on)
 		}
 	}
 	if err != nil {

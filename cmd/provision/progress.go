@@ -86,14 +86,8 @@ func (a *app) follow(updates <-chan tracker.Update, nodes []*provision.NodePlan)
 
 // bar draws how far through its install a node is.
 func bar(s provision.State) string {
-	all := provision.States()
-	done := 0
-	for i, x := range all {
-		if x == s {
-			done = i
-		}
-	}
-	width := len(all) - 2 // new .. ready
+	done := max(s.Rank(), 0)
+	width := provision.StateReady.Rank() // new .. ready
 	if s == provision.StateFailed {
 		return "[" + strings.Repeat("!", width) + "]"
 	}

@@ -146,25 +146,37 @@ func (a *app) remoteRollout(ctx context.Context, c *controlClient, f *rolloutFla
 	return a.summary(results, time.Since(start))
 }
 
+// post sends a JSON body to the running appliance's API with the token
+// and returns its status and (the start of) its answer.
+func (c *controlClient) post(ctx context.Context, path, body string) (int, []byte, error) {
+	// A BMC action waits for the iDRAC: minutes at most, never forever.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("provision serve at %s: %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, bytes.TrimSpace(b), nil
+}
+
 // remoteNetboot sets nodes' netboot flags through the running appliance.
-func (a *app) remoteNetboot(c *controlClient, nodes []*provision.NodePlan, on bool) error {
+func (a *app) remoteNetboot(ctx context.Context, c *controlClient, nodes []*provision.NodePlan, on bool) error {
 	word := map[bool]string{true: "on", false: "off"}
 	for _, n := range nodes {
-		body := fmt.Sprintf(`{"on": %v}`, on)
-		req, err := http.NewRequest(http.MethodPost, c.url+"/api/v1/nodes/"+n.Name+"/netboot", strings.NewReader(body))
+		code, b, err := c.post(ctx, "/api/v1/nodes/"+n.Name+"/netboot", fmt.Sprintf(`{"on": %v}`, on))
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return fmt.Errorf("provision serve at %s: %w", c.url, err)
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("node %s: provision serve refused: %s: %s", n.Name, resp.Status, bytes.TrimSpace(b))
+		if code != http.StatusOK {
+			return fmt.Errorf("node %s: provision serve refused: %d: %s", n.Name, code, b)
 		}
 		fmt.Fprintf(a.stdout, "%s: netboot %s (through provision serve)\n", n.Name, word[on])
 	}
@@ -188,21 +200,13 @@ func (a *app) remoteBMC(ctx context.Context, c *controlClient, f *bmcFlags, args
 	fmt.Fprintf(a.stderr, "provision serve runs on this state: asking it, at %s\n", c.url)
 	failed := 0
 	for _, node := range args {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/api/v1/nodes/"+node+"/"+path, strings.NewReader(body))
+		code, b, err := c.post(ctx, "/api/v1/nodes/"+node+"/"+path, body)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return fmt.Errorf("provision serve at %s: %w", c.url, err)
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if code != http.StatusOK {
 			failed++
-			fmt.Fprintf(a.stderr, "%s: FAILED: %s: %s\n", node, resp.Status, bytes.TrimSpace(b))
+			fmt.Fprintf(a.stderr, "%s: FAILED: %d: %s\n", node, code, b)
 			continue
 		}
 		fmt.Fprintf(a.stdout, "%s: %s done (through provision serve)\n", node, verb)

@@ -9,20 +9,10 @@ import (
 	"github.com/provision/provision/provision"
 )
 
-// rank orders the states of an install; failed is outside the order.
-func rank(s provision.State) int {
-	for i, x := range provision.States() {
-		if x == s {
-			return i
-		}
-	}
-	return -1
-}
-
 // reached: the node got to want (or past it), or failed.
 func reached(want provision.State) func(provision.Status) bool {
 	return func(s provision.Status) bool {
-		return s.State == provision.StateFailed || rank(s.State) >= rank(want)
+		return s.State == provision.StateFailed || s.State.Rank() >= want.Rank()
 	}
 }
 
@@ -59,7 +49,7 @@ func (e *Engine) attempt(ctx context.Context, n *provision.NodePlan, opt Options
 	// A node caught with its kickstart fetched (or further) is resumed: its
 	// installer may have finished meanwhile, which the probe finds. One
 	// caught before that has nothing on its disks yet: it starts over.
-	resume := !opt.Reinstall && st.State.Busy() && rank(st.State) >= rank(provision.StateInstalling)
+	resume := !opt.Reinstall && st.State.Busy() && st.State.Rank() >= provision.StateInstalling.Rank()
 	switch {
 	case st.State.Busy() && opt.Reinstall:
 		e.fail(n.Name, "interrupted: a new operation took the node over")
@@ -78,7 +68,7 @@ func (e *Engine) attempt(ctx context.Context, n *provision.NodePlan, opt Options
 		st = e.Tracker.Status(n.Name)
 	}
 
-	if rank(st.State) < rank(provision.StateInstalled) {
+	if st.State.Rank() < provision.StateInstalled.Rank() {
 		release, err := lim.acquire(ctx, n)
 		if err != nil {
 			return "stopped", err
@@ -123,7 +113,7 @@ func (e *Engine) prepare(ctx context.Context, n *provision.NodePlan) (*provision
 // install powers the node into PXE (unless a resumed install is past
 // that) and waits for its lease, then for the installed callback.
 func (e *Engine) install(ctx context.Context, n *provision.NodePlan, st provision.Status) (string, error) {
-	if rank(st.State) < rank(provision.StatePoweringOn) {
+	if st.State.Rank() < provision.StatePoweringOn.Rank() {
 		if err := e.staggerWait(ctx); err != nil {
 			return "stopped", err
 		}
@@ -136,7 +126,7 @@ func (e *Engine) install(ctx context.Context, n *provision.NodePlan, st provisio
 			return "power cycle: " + err.Error(), errAttempt
 		}
 	}
-	if rank(st.State) < rank(provision.StateDHCP) {
+	if st.State.Rank() < provision.StateDHCP.Rank() {
 		what := fmt.Sprintf("no DHCP request from %s (%s)", n.PXE.NIC, n.PXE.MAC)
 		if reason, err := e.waitFor(ctx, n.Name, provision.StateDHCP, e.Timeout.DHCP, what); err != nil {
 			return reason, err

@@ -318,7 +318,7 @@ func TestResumeAfterCrash(t *testing.T) {
 		}
 		// A node whose kickstart was fetched is not powered again; one
 		// caught before that starts over.
-		if rank(atCrash[x.Node].State) >= rank(provision.StateInstalling) && r2.powered[x.Node] > 0 {
+		if atCrash[x.Node].State.Rank() >= provision.StateInstalling.Rank() && r2.powered[x.Node] > 0 {
 			t.Errorf("%s (%s at the crash) powered again after the restart", x.Node, atCrash[x.Node].State)
 		}
 		_ = powered
