@@ -93,15 +93,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := provision.Event{Node: node.Name, IP: peer(r).String()}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallbackBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.refuse(w, r, ev, "callback", "too-large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		s.logger().Warn("callback: read body", "node", node.Name, "err", err)
-		http.Error(w, "bad request", http.StatusBadRequest)
+	body, ok := s.readBody(w, r, ev, "callback", MaxCallbackBytes)
+	if !ok {
 		return
 	}
 	cb, err := ParseCallback(body)
@@ -131,4 +124,21 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		Kind    string `json:"kind"`
 		Netboot string `json:"netboot,omitempty"`
 	}{node.Name, cb.Kind, netboot})
+}
+
+// readBody reads a node's request body, at most limit bytes; a larger one
+// is refused (413, an event), a broken one answered 400.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, ev provision.Event, what string, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err == nil {
+		return body, true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.refuse(w, r, ev, what, "too-large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	s.logger().Warn(what+": read body", "node", ev.Node, "err", err)
+	http.Error(w, "bad request", http.StatusBadRequest)
+	return nil, false
 }

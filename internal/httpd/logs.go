@@ -3,9 +3,7 @@ package httpd
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path"
@@ -74,15 +72,8 @@ func (s *Server) uploadLog(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, ev, "log", "bad-name", http.StatusBadRequest)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxLogBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.refuse(w, r, ev, "log", "too-large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		s.logger().Warn("log: read body", "node", node.Name, "err", err)
-		http.Error(w, "bad request", http.StatusBadRequest)
+	body, ok := s.readBody(w, r, ev, "log", MaxLogBytes)
+	if !ok {
 		return
 	}
 	// The loader logs the kickstart URL, token included: keep no secret.
