@@ -26,6 +26,10 @@ E2E_PKGS    ?= qemu-system-x86 ipxe-qemu ovmf
 # (the DHCP peers, perfdhcp's kea-admin, dnsmasq and Kea, in network namespaces).
 BENCH_PKGS  ?= tftpd-hpa nginx-light wrk kea-admin dnsmasq-base kea-dhcp4-server
 BENCH_UNITS ?= tftpd-hpa nginx kea-dhcp4-server
+# The VM nodes' kernel, NIC modules and busybox (package internal/vm), from
+# Debian's archive: `make vmkit` downloads and unpacks them into VMKIT.
+VMKIT       ?= /var/cache/provision/vmkit
+VMKIT_MODS  := virtio.ko virtio_ring.ko virtio_pci_legacy_dev.ko virtio_pci_modern_dev.ko virtio_pci.ko failover.ko net_failover.ko virtio_net.ko
 DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl atftp redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
 
 help: ## list the targets
@@ -58,10 +62,10 @@ package: build ## build the .deb and .rpm packages under dist/ with nfpm
 	VERSION=$(PKG_VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/
 	VERSION=$(PKG_VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/
 
-test: deps sites ## run every test (unit, golden, real peers in namespaces, QEMU firmware, the lab) with -race
+test: deps sites vmkit ## run every test (unit, golden, real peers in namespaces, QEMU firmware, the lab) with -race
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(E2E_PKGS)"
 	$(GO) vet ./...
-	PROVISION_QEMU=1 $(GO) test -race -count=1 -timeout 20m ./...
+	PROVISION_QEMU=1 PROVISION_VMKIT=$(VMKIT) $(GO) test -race -count=1 -timeout 20m ./...
 
 lint: ## go vet, gofmt and staticcheck
 	$(GO) vet ./...
@@ -81,9 +85,27 @@ bench: deps sites ## run the benchmarks, the real peers measured in the same run
 	  service "$$u" stop >/dev/null 2>&1 || true; done
 	PROVISION_BENCH=1 $(GO) test ./... -run '^$$|TestBenchCurl' -bench . -benchmem
 
-e2e: sites ## end to end with real firmware: QEMU's iPXE (SeaBIOS) and OVMF against the servers (root)
+vmkit: ## download the VM nodes' Debian kernel, virtio modules and static busybox into VMKIT
+	@if [ -s $(VMKIT)/vmlinuz ] && [ -s $(VMKIT)/busybox ] && [ -s $(VMKIT)/modules/order ]; then exit 0; fi; \
+	kpkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $$2; exit}'); \
+	if [ -z "$$kpkg" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  kpkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $$2; exit}'); fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "vmkit: $$kpkg and busybox-static into $(VMKIT)"; \
+	(cd "$$tmp" && apt-get download -q "$$kpkg" busybox-static 2>&1 | grep -v '^W: Download is performed unsandboxed' || true); \
+	for d in "$$tmp"/*.deb; do dpkg-deb -x "$$d" "$$tmp/x"; done; \
+	mkdir -p $(VMKIT)/modules; \
+	install -m 0644 "$$tmp"/x/boot/vmlinuz-* $(VMKIT)/vmlinuz; \
+	install -m 0755 "$$tmp"/x/bin/busybox $(VMKIT)/busybox; \
+	: > $(VMKIT)/modules/order.tmp; \
+	for m in $(VMKIT_MODS); do f=$$(find "$$tmp"/x/lib/modules -name "$$m" | head -n 1); \
+	  if [ -z "$$f" ]; then echo "vmkit: $$m not in $$kpkg" >&2; exit 1; fi; \
+	  install -m 0644 "$$f" $(VMKIT)/modules/; echo "$$m" >> $(VMKIT)/modules/order.tmp; done; \
+	mv $(VMKIT)/modules/order.tmp $(VMKIT)/modules/order
+
+e2e: sites vmkit ## end to end with real firmware: QEMU's iPXE (SeaBIOS) and OVMF against the servers (root)
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(E2E_PKGS)"
-	PROVISION_QEMU=1 $(GO) test -count=1 ./internal/httpd ./internal/bootcfg -run QEMU -v
+	PROVISION_QEMU=1 PROVISION_VMKIT=$(VMKIT) $(GO) test -count=1 ./internal/httpd ./internal/bootcfg ./internal/vm ./cmd/provision -run QEMU -v
 
 check: build sites ## check the example sites
 	$(BIN) check --site sites/paper.toml
@@ -94,4 +116,4 @@ demo: deps build sites ## the main job: the paper's 27 nodes from off to ready i
 	$(BIN) lab up --site $(SITE) --state $(DEMO_STATE)
 	$(BIN) up --yes --site $(SITE) --state $(DEMO_STATE) --stagger 0 --concurrency 16
 	@echo "the lab is still up: $(BIN) status --site $(SITE) --state $(DEMO_STATE); $(BIN) lab down --site $(SITE) --state $(DEMO_STATE)"
-.PHONY: help deps sites build install package test lint golden fuzz bench e2e check demo
+.PHONY: help deps sites vmkit build install package test lint golden fuzz bench e2e check demo
