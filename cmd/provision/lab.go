@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -46,7 +47,7 @@ Needs root and iproute2.`,
 
 func (a *app) labUpCmd() *cobra.Command {
 	var powerDelay, installTime time.Duration
-	var down, noCallback []string
+	var down, noCallback, slow, flap []string
 	var missingDisk map[string]string
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -55,11 +56,29 @@ func (a *app) labUpCmd() *cobra.Command {
 tree (unless one is imported), and the simulated iDRACs, whose certificates it
 pins. Every node of the site starts new and powered off, with no known MACs.
 
-Fault switches make some nodes misbehave, to rehearse failures: an iDRAC that
-does not answer, an installer whose callbacks never arrive, a missing disk
-(the kickstart's %pre refuses the machine).`,
+Fault switches make some nodes misbehave, to rehearse failures:
+
+  --idrac-down NODE         the iDRAC does not answer at all
+  --idrac-slow NODE[=DELAY] the iDRAC is slow, like a busy iDRAC 7: logins and
+                            power actions answer DELAY late (default 2s),
+                            other requests a quarter of that. The appliance
+                            waits 30s for an answer: with DELAY above that
+                            the node fails, its reason saying what timed out
+  --no-callback NODE        the installer's callbacks never arrive
+  --missing-disk NODE=DISK  a disk is missing: the kickstart's %pre refuses
+                            the machine
+  --link-flap NODE[=PERIOD[xTIMES]]
+                            the node's switch port goes down for a second
+                            every PERIOD (default 4s), TIMES times (default
+                            3; 0: until power-off), from each power-on. The
+                            firmware and installer wait for the link and
+                            retry; a boot that fails anyway is retried by
+                            the rollout
+
+Each switch is repeatable; 'lab status' shows them.`,
 		Example: `  provision lab up --site sites/paper.toml
-  provision lab up --site sites/paper.toml --idrac-down compute07 --missing-disk compute03=sdb`,
+  provision lab up --site sites/paper.toml --idrac-down compute07 --missing-disk compute03=sdb
+  provision lab up --site sites/paper.toml --idrac-slow compute02=3s --link-flap compute04=5sx2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			plan, err := a.loadPlan()
@@ -103,6 +122,9 @@ does not answer, an installer whose callbacks never arrive, a missing disk
 					return err
 				}
 			}
+			if err := labSlowFlap(slow, flap, set); err != nil {
+				return err
+			}
 			start := time.Now()
 			rec, err := lab.Up(cmd.Context(), lab.Config{SiteFile: site, State: state, Plan: plan, Log: a.log,
 				InstallTime: installTime, Faults: faults,
@@ -125,7 +147,34 @@ does not answer, an installer whose callbacks never arrive, a missing disk
 	fl.StringArrayVar(&down, "idrac-down", nil, "`NODE`'s iDRAC does not answer (repeatable)")
 	fl.StringArrayVar(&noCallback, "no-callback", nil, "`NODE`'s installer never calls back (repeatable)")
 	fl.StringToStringVar(&missingDisk, "missing-disk", nil, "`NODE=DISK`: the node lacks that disk (sdb ...)")
+	fl.StringArrayVar(&slow, "idrac-slow", nil, "`NODE[=DELAY]`: the node's iDRAC answers logins and actions DELAY late (default 2s), the rest DELAY/4 (repeatable)")
+	fl.StringArrayVar(&flap, "link-flap", nil, "`NODE[=PERIOD[xTIMES]]`: the node's switch port goes down 1s every PERIOD (default 4s), TIMES times (default 3, 0: until power-off) from each power-on (repeatable)")
 	return cmd
+}
+
+// labSlowFlap sets the --idrac-slow and --link-flap faults.
+func labSlowFlap(slow, flap []string, set func(string, func(*lab.NodeFaults)) error) error {
+	for _, v := range slow {
+		node, val, _ := strings.Cut(v, "=")
+		d, err := lab.ParseIDRACSlow(val)
+		if err != nil {
+			return fmt.Errorf("--idrac-slow %s: %w", v, err)
+		}
+		if err := set(node, func(f *lab.NodeFaults) { f.IDRACSlow = lab.Duration{Duration: d} }); err != nil {
+			return err
+		}
+	}
+	for _, v := range flap {
+		node, val, _ := strings.Cut(v, "=")
+		lf, err := lab.ParseLinkFlap(val)
+		if err != nil {
+			return fmt.Errorf("--link-flap %s: %w", v, err)
+		}
+		if err := set(node, func(f *lab.NodeFaults) { f.LinkFlap = &lf }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (a *app) labDownCmd() *cobra.Command {
@@ -156,7 +205,7 @@ func (a *app) labStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show the lab that is up",
-		Long:  `status shows the lab recorded in the state directory: its namespaces and iDRAC endpoints.`,
+		Long:  `status shows the lab recorded in the state directory: its namespaces, iDRAC endpoints and fault switches.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rec, err := lab.Load(a.state)
@@ -169,14 +218,14 @@ func (a *app) labStatusCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "lab %s (site file %s), daemon pid %d, appliance %s on %s in %s\n",
 				rec.Site, rec.SiteFile, rec.DaemonPID, rec.Address, rec.Interface, rec.Appliance)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tNAMESPACE\tiDRAC")
+			fmt.Fprintln(tw, "NODE\tNAMESPACE\tiDRAC\tFAULTS")
 			names := make([]string, 0, len(rec.Nodes))
 			for n := range rec.Nodes {
 				names = append(names, n)
 			}
 			sort.Strings(names)
 			for _, n := range names {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", n, rec.Nodes[n], rec.Endpoints[n])
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n, rec.Nodes[n], rec.Endpoints[n], rec.Faults[n])
 			}
 			return tw.Flush()
 		},
@@ -208,11 +257,7 @@ func (a *app) labDaemonCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dn := map[string]bool{}
-			for n, f := range rec.Faults {
-				dn[n] = f.IDRACDown
-			}
-			d := &lab.Daemon{Plan: plan, Secrets: site.Secrets, State: a.state, PowerDelay: powerDelay, Down: dn, Log: a.log,
+			d := &lab.Daemon{Plan: plan, Secrets: site.Secrets, State: a.state, PowerDelay: powerDelay, Faults: rec.Faults, Log: a.log,
 				BootCmd: func(node string, pxe bool) *exec.Cmd {
 					args := []string{"netns", "exec", lab.NodeNamespace(plan.Site.Name, node), exe, "lab", "boot", node,
 						"--site", a.site, "--state", a.state}

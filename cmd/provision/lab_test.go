@@ -274,3 +274,75 @@ func regexpLine(out, pattern string) bool {
 	}
 	return false
 }
+
+// TestLabFaults rehearses the slow-iDRAC and link-flap fault switches on
+// a few staging nodes. compute01's iDRAC is slow (the default profile:
+// logins and actions 2 s) and compute02's too slow for the appliance
+// (logins 31 s, past its 30 s wait for an answer): with compute04 as the
+// control, compute01 and compute04 end ready and compute02 failed with
+// the reason. Then compute03's switch port flaps from its power-on while
+// compute05 installs next to it: both end ready, and the node's NIC was
+// seen losing its carrier.
+func TestLabFaults(t *testing.T) {
+	bin := labBinary(t)
+	site, state := copySite(t, "staging"), t.TempDir()
+	labUp(t, bin, site, state, "--idrac-slow", "compute01", "--idrac-slow", "compute02=31s", "--link-flap", "compute03")
+	out, _ := labRun(t, bin, "lab", "status", "--site", site, "--state", state)
+	for _, want := range []string{`compute01\s.*iDRAC slow \(2s\)`, `compute02\s.*iDRAC slow \(31s\)`,
+		`compute03\s.*link flaps \(down 1s every 4s, 3 times\)`} {
+		if !regexpLine(out, want) {
+			t.Errorf("lab status has no line matching %q:\n%s", want, out)
+		}
+	}
+	common := []string{"--site", site, "--state", state, "--yes", "--stagger", "0", "--dhcp-timeout", "30s", "--install-timeout", "30s"}
+
+	out, code := labRun(t, bin, append([]string{"up", "compute01", "compute02", "compute04", "--retries", "0"}, common...)...)
+	if code != 1 || !strings.Contains(out, "3 nodes, 2 ready, 1 not") {
+		t.Fatalf("up with slow iDRACs: exit %d\n%s", code, out)
+	}
+	if !regexpLine(out, `compute02\s+failed\s+1\s+.*discover MACs over the BMC: .*SessionService/Sessions.*timeout awaiting response headers`) {
+		t.Errorf("compute02's failure does not say its iDRAC timed out:\n%s", out)
+	}
+
+	// The flaps as the node's namespace sees them: its NIC up but without
+	// a carrier while the switch port is down. It is sampled rather than
+	// watched with ip monitor: a power-on kills every process in the
+	// node's namespace, a monitor too.
+	stop, noCarrier := make(chan struct{}), make(chan int, 1)
+	// The sampler ends when stop is closed.
+	go func() {
+		n := 0
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				noCarrier <- n
+				return
+			case <-tick.C:
+			}
+			b, _ := exec.Command("ip", "-n", "pvl-staging-compute03", "-o", "link", "show", "dev", "em1").Output()
+			if strings.Contains(string(b), "NO-CARRIER") {
+				n++
+			}
+		}
+	}()
+	out, code = labRun(t, bin, append([]string{"up", "compute03", "compute05", "--retries", "1"}, common...)...)
+	close(stop)
+	if code != 0 || !strings.Contains(out, "2 nodes, 2 ready, 0 not") {
+		t.Fatalf("up with a flapping link: exit %d\n%s", code, out)
+	}
+	if n := <-noCarrier; n == 0 {
+		t.Error("compute03's em1 never lost its carrier")
+	}
+	log, err := os.ReadFile(filepath.Join(state, "lab", "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), `msg="link down (fault)" node=compute03`); n == 0 {
+		t.Errorf("the daemon never took compute03's port down:\n%s", log)
+	}
+	if strings.Contains(string(log), `msg="link down (fault)" node=compute05`) {
+		t.Error("the daemon flapped compute05's port too")
+	}
+}

@@ -12,7 +12,8 @@
 // Faults (latency, 5xx answers, stalls in the TLS handshake or the body,
 // dropped connections) are injected at run time, so the BMC client's
 // timeouts and retries are tested against the same server that serves the
-// happy path.
+// happy path. Slow is a ready-made latency profile: a busy iDRAC 7, slow to
+// log in and to act, quicker to read.
 //
 // A Sim is the state and the http.Handler; a Server serves one Sim over TLS
 // with a self-signed certificate generated at start; a Fleet serves many,

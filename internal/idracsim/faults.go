@@ -199,3 +199,14 @@ func (l stallListener) Accept() (net.Conn, error) {
 		})
 	}
 }
+
+// Slow is the latency profile of a busy iDRAC 7: logins and actions (every
+// POST: a session, a reset, a job) answer d late, everything else (reads,
+// boot-override PATCHes, logouts) a quarter of d. Inject each fault, in
+// order: the first that matches a request delays it.
+func Slow(d time.Duration) []Fault {
+	return []Fault{
+		{Kind: FaultLatency, Method: http.MethodPost, Delay: d},
+		{Kind: FaultLatency, Delay: d / 4},
+	}
+}

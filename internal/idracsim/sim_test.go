@@ -1,6 +1,7 @@
 package idracsim
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -190,4 +191,52 @@ func FuzzHandler(f *testing.F) {
 		}
 		s.Close()
 	})
+}
+
+// TestSlow: the slow profile delays logins and actions by the whole
+// delay and other requests by a quarter of it, and a client that gives
+// up before the answer gets none and leaves nothing done.
+func TestSlow(t *testing.T) {
+	const d = 80 * time.Millisecond
+	want := []Fault{{Kind: FaultLatency, Method: "POST", Delay: d}, {Kind: FaultLatency, Delay: d / 4}}
+	if diff := cmp.Diff(want, Slow(d)); diff != "" {
+		t.Fatalf("Slow(%v) (-want +got):\n%s", d, diff)
+	}
+	s := New(Config{Node: "compute01", User: "root", Password: "calvin"})
+	for _, f := range Slow(d) {
+		s.Inject(f)
+	}
+	tests := []struct {
+		name, method, path, body string
+		atLeast                  time.Duration
+		wantStatus               int
+	}{
+		{"read", "GET", SystemPath, "", d / 4, 200},
+		{"login", "POST", SessionsPath, `{"UserName":"root","Password":"calvin"}`, d, 201},
+		{"power action", "POST", ResetPath, `{"ResetType":"On"}`, d, 204},
+	}
+	for _, tt := range tests {
+		start := time.Now()
+		w := do(t, s, tt.method, tt.path, tt.body, nil)
+		if took := time.Since(start); took < tt.atLeast || w.Code != tt.wantStatus {
+			t.Errorf("%s: %d after %v, want %d after %v at least", tt.name, w.Code, took, tt.wantStatus, tt.atLeast)
+		}
+	}
+
+	// A login whose client gives up (its context ends) before the delay
+	// is aborted, as a connection closed under net/http's server is.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", SessionsPath, strings.NewReader(`{"UserName":"root","Password":"calvin"}`))
+	func() {
+		defer func() {
+			if r := recover(); r != http.ErrAbortHandler {
+				t.Errorf("login given up on: recovered %v, want http.ErrAbortHandler", r)
+			}
+		}()
+		s.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	if n := s.Sessions(); n != 1 {
+		t.Errorf("%d sessions, want only the first login's", n)
+	}
 }

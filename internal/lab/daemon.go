@@ -31,13 +31,22 @@ type Daemon struct {
 	// PowerDelay is how long a simulated server takes to change power
 	// state.
 	PowerDelay time.Duration
-	// Faults are per-node iDRAC faults (the iDRAC is down: never listens).
-	Down map[string]bool
-	Log  *slog.Logger
+	// Faults are the nodes' fault switches; the daemon plays the
+	// iDRAC's (down: never listens; slow) and the switch port's (link
+	// flaps), the simulated node its own.
+	Faults map[string]NodeFaults
+	Log    *slog.Logger
 
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
+	flaps map[string]*flapping
 	wg    sync.WaitGroup
+}
+
+// flapping is the flapper of a node's current boot.
+type flapping struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the port is left up
 }
 
 // PinsFile is where the daemon writes the simulators' certificate
@@ -51,6 +60,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	d.procs = map[string]*exec.Cmd{}
+	d.flaps = map[string]*flapping{}
 	l, err := LayoutOf(d.Plan)
 	if err != nil {
 		return err
@@ -58,7 +68,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var servers []*idracsim.Server
 	pins := map[string]string{}
 	for _, n := range l.Nodes {
-		if d.Down[n.Name] {
+		f := d.Faults[n.Name]
+		if f.IDRACDown {
 			d.Log.Info("iDRAC down (fault)", "node", n.Name)
 			continue
 		}
@@ -68,7 +79,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cfg.Log = d.Log.With("idrac", n.Name)
 		cfg.OnBoot = func(pxe bool) { d.boot(ctx, n.Name, pxe) }
 		cfg.OnPowerOff = func() { d.stop(n.Name) }
-		s := &idracsim.Server{Addr: net.JoinHostPort(n.IDRAC.Address.String(), "443"), Sim: idracsim.New(cfg), Log: cfg.Log}
+		sim := idracsim.New(cfg)
+		if f.IDRACSlow.Duration > 0 {
+			d.Log.Info("iDRAC slow (fault)", "node", n.Name, "delay", f.IDRACSlow.String())
+			for _, x := range idracsim.Slow(f.IDRACSlow.Duration) {
+				sim.Inject(x)
+			}
+		}
+		s := &idracsim.Server{Addr: net.JoinHostPort(n.IDRAC.Address.String(), "443"), Sim: sim, Log: cfg.Log}
 		if err := s.Listen(); err != nil {
 			return fmt.Errorf("node %s: iDRAC simulator: %w", n.Name, err)
 		}
@@ -123,6 +141,9 @@ func (d *Daemon) boot(ctx context.Context, node string, pxe bool) {
 	}
 	d.Log.Info("node boots", "node", node, "pxe", pxe, "pid", cmd.Process.Pid)
 	d.procs[node] = cmd
+	if f := d.Faults[node].LinkFlap; f != nil {
+		d.startFlapping(ctx, node, *f)
+	}
 	// This goroutine ends when the node's process does.
 	d.wg.Go(func() {
 		err := cmd.Wait()
@@ -146,6 +167,9 @@ func (d *Daemon) stop(node string) {
 }
 
 func (d *Daemon) stopLocked(node string) {
+	if f, ok := d.flaps[node]; ok {
+		f.cancel()
+	}
 	cmd, ok := d.procs[node]
 	if ok {
 		// The whole process group: ip netns exec, the node, its sshd.
@@ -163,6 +187,37 @@ func (d *Daemon) stopLocked(node string) {
 			d.Log.Warn("power off: links", "node", node, "err", err)
 		}
 	}
+}
+
+// startFlapping starts flapping a node's switch port for one boot, once
+// the flapper of its previous boot has put the port back up. The
+// goroutine ends when the flaps are done or the boot is (stopLocked).
+func (d *Daemon) startFlapping(ctx context.Context, node string, lf LinkFlap) {
+	prev := d.flaps[node]
+	ctx, cancel := context.WithCancel(ctx)
+	cur := &flapping{cancel: cancel, done: make(chan struct{})}
+	d.flaps[node] = cur
+	ns, port := prefix(d.Plan.Site.Name)+"app", peerName(node)
+	f := flapper{flap: lf, log: d.Log.With("node", node, "port", port), set: func(ctx context.Context, up bool) error {
+		state := "down"
+		if up {
+			state = "up"
+		}
+		return ip(ctx, "-n", ns, "link", "set", "dev", port, state)
+	}}
+	d.wg.Go(func() {
+		defer close(cur.done)
+		defer cancel()
+		if prev != nil {
+			<-prev.done
+		}
+		f.run(ctx)
+		d.mu.Lock()
+		if d.flaps[node] == cur {
+			delete(d.flaps, node)
+		}
+		d.mu.Unlock()
+	})
 }
 
 func writeJSON(path string, v any) error {

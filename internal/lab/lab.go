@@ -7,6 +7,11 @@
 // namespaces. When a simulated iDRAC boots its server, the lab starts the
 // simulated node (package simnode) in the node's namespace; when it powers
 // it off, the lab stops it.
+//
+// Fault switches (NodeFaults) rehearse failures per node: the iDRAC down or
+// slow (the daemon's simulators), the switch port flapping (the daemon
+// takes the node's bridge port down and up from each power-on), the
+// installer never calling back or a disk missing (the simulated node).
 package lab
 
 import (
@@ -50,13 +55,6 @@ type Record struct {
 	InstallTime Duration `json:"install_time"`
 	// Faults are the simulated nodes' fault switches, by node.
 	Faults map[string]NodeFaults `json:"faults,omitempty"`
-}
-
-// NodeFaults are the fault switches of one simulated node.
-type NodeFaults struct {
-	IDRACDown   bool   `json:"idrac_down,omitempty"`
-	NoCallback  bool   `json:"no_callback,omitempty"`
-	MissingDisk string `json:"missing_disk,omitempty"`
 }
 
 // Duration is a time.Duration written as "5s" in JSON.

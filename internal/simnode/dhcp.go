@@ -122,6 +122,9 @@ func (n *node) listenDHCP(ctx context.Context) (net.PacketConn, error) {
 
 // dhcp runs DISCOVER-OFFER-REQUEST-ACK as c and returns the lease.
 func (n *node) dhcp(ctx context.Context, c client) (lease, error) {
+	if err := n.waitLink(ctx, c); err != nil {
+		return lease{}, err
+	}
 	conn, err := n.listenDHCP(ctx)
 	if err != nil {
 		return lease{}, err

@@ -27,6 +27,11 @@
 //     management address, with the host keys and root's authorized_keys the
 //     kickstart installed.
 //
+// Each DHCP, the firmware's, iPXE's and the installer's, first waits for
+// the PXE NIC's carrier as the real program does (the ROM's media test,
+// iPXE's "Waiting for link-up"): a switch port that flaps costs a wait, and
+// one that stays down a PXE-E61 and the next boot device.
+//
 // Power-off is the end of the context: sshd and its sessions are killed,
 // the links the node made are removed and the PXE interface is left bare,
 // as at power-on. Boot refuses to run in the host's own network namespace.

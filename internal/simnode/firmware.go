@@ -28,6 +28,11 @@ func (n *node) pxe(ctx context.Context) (action, error) {
 		if ctx.Err() != nil {
 			return action{}, ctx.Err()
 		}
+		if errors.Is(err, ErrNoLink) {
+			// PXE-E61: the ROM's media test found no link.
+			n.step(PhaseFirmware, "link", "PXE-E61: media test failure, check cable ("+err.Error()+"), next boot device")
+			return action{kind: actionLocal}, nil
+		}
 		// PXE-E51: no offers; the BIOS tries its next boot device.
 		n.step(PhaseFirmware, "dhcp", "PXE-E51: no DHCP offer ("+err.Error()+"), next boot device")
 		return action{kind: actionLocal}, nil

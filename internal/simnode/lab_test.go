@@ -130,6 +130,28 @@ func TestNeverCallsBack(t *testing.T) {
 	}
 }
 
+// TestWaitsForLink: a node powered on with its switch port down waits
+// for the link, as a PXE ROM's media test does, and goes on to its lease
+// as soon as the port comes up.
+func TestWaitsForLink(t *testing.T) {
+	l := newLab(t)
+	port := func(state string) {
+		t.Helper()
+		if out, err := exec.Command("ip", "link", "set", "dev", appIf, state).CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v: %s", appIf, state, err, out)
+		}
+	}
+	port("down")
+	p := startNode(t, l.node, nodeSpec{RootDir: t.TempDir(), PXE: true})
+	p.waitStep(t, "link", "no link, waiting for link-up")
+	port("up")
+	p.waitStep(t, "link", "link up after")
+	if e := l.waitEvent(t, "lease", 1); e.MAC != nodeMAC {
+		t.Errorf("lease event = %+v", e)
+	}
+	p.waitStep(t, "sshd", "listening")
+}
+
 // dialSSH connects from the appliance's namespace to the node's sshd,
 // accepting only the host key the appliance made for the node, and logs
 // in as root with the appliance's key.
