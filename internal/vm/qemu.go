@@ -40,6 +40,9 @@ type Config struct {
 	QEMU string
 	// KVM uses /dev/kvm when it is there; else QEMU emulates (TCG).
 	KVM bool
+	// Namespace is the network namespace the tap is in, where QEMU runs
+	// (ip netns exec); "" for this one.
+	Namespace string
 	// Direct, when set, boots a kernel and initrd directly instead of
 	// the network (the firmware's own loader, as -kernel does).
 	Direct *Direct
@@ -55,7 +58,9 @@ var ErrNoQEMU = errors.New("QEMU not installed (Debian: qemu-system-x86 ipxe-qem
 
 // Command returns the QEMU command of the VM; the caller starts it (in
 // the namespace of its tap) and kills it to power the VM off. QEMU runs
-// headless: no display, no monitor, the serial console to cfg.Serial.
+// headless with no monitor, the serial console to cfg.Serial:
+// -nographic, because it also tells SeaBIOS (and so iPXE's ROM) to write
+// to the serial port.
 func Command(ctx context.Context, cfg Config) (*exec.Cmd, error) {
 	bin := cfg.QEMU
 	if bin == "" {
@@ -79,7 +84,7 @@ func Command(ctx context.Context, cfg Config) (*exec.Cmd, error) {
 		}
 	}
 	args := []string{"-name", cfg.Name, "-m", strconv.Itoa(mem),
-		"-display", "none", "-monitor", "none", "-nodefaults", "-no-user-config",
+		"-nographic", "-monitor", "none", "-nodefaults", "-no-user-config",
 		"-serial", "file:" + cfg.Serial,
 		"-netdev", "tap,id=pxe,ifname=" + cfg.Tap + ",script=no,downscript=no"}
 	if d := cfg.Direct; d != nil {
@@ -99,6 +104,9 @@ func Command(ctx context.Context, cfg Config) (*exec.Cmd, error) {
 		args = append(args, "-machine", "q35,accel="+accel, "-bios", OVMF, "-device", nic+",romfile=")
 	default:
 		return nil, fmt.Errorf("vm %s: firmware %q: want bios or uefi", cfg.Name, cfg.Firmware)
+	}
+	if cfg.Namespace != "" {
+		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", cfg.Namespace, path}, args...)...), nil
 	}
 	return exec.CommandContext(ctx, path, args...), nil
 }

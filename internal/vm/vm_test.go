@@ -125,14 +125,11 @@ func TestInitrdArchive(t *testing.T) {
 func TestQEMUInstaller(t *testing.T) {
 	k := kit(t)
 	ns := netnstest.New(t)
-	for _, args := range [][]string{
-		{"tuntap", "add", "dev", "tap0", "mode", "tap"},
-		{"addr", "add", "10.77.0.1/24", "dev", "tap0"},
-		{"link", "set", "tap0", "up"},
-	} {
-		if out, err := exec.Command("ip", append([]string{"-n", ns.Name}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
-		}
+	if err := AddTap(t.Context(), ns.Name, "tap0", ""); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ip", "-n", ns.Name, "addr", "add", "10.77.0.1/24", "dev", "tap0").CombinedOutput(); err != nil {
+		t.Fatalf("ip addr: %v: %s", err, out)
 	}
 	var (
 		mu     sync.Mutex
@@ -182,15 +179,13 @@ func TestQEMUInstaller(t *testing.T) {
 	serial := filepath.Join(dir, "console.log")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd, err := Command(ctx, Config{Name: "vm1", MAC: "52:54:00:77:00:02", Tap: "tap0", Serial: serial,
+	cmd, err := Command(ctx, Config{Name: "vm1", MAC: "52:54:00:77:00:02", Tap: "tap0", Serial: serial, Namespace: ns.Name,
 		Direct: &Direct{Kernel: k.Kernel, Initrd: initrd, Append: "console=ttyS0 quiet " +
 			"ks=http://10.77.0.1/api/v1/nodes/vm1/kickstart?token=s3cret BOOTIF=01-52-54-00-77-00-02 " +
 			"ip=10.77.0.2 netmask=255.255.255.0 gateway=10.77.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd = ns.Command(ctx, cmd.Path, cmd.Args[1:]...)
-	cmd.Args = append(cmd.Args[:0:0], cmd.Args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/provision/provision/internal/netnstest"
+	"github.com/provision/provision/internal/store"
+	"github.com/provision/provision/internal/vm"
+	"github.com/provision/provision/provision"
+)
+
+// vmKit finds the VM kit for a QEMU test, which runs only with
+// PROVISION_QEMU=1 (make test and make e2e set it; make vmkit fetches
+// the kit).
+func vmKit(t *testing.T) *vm.Kit {
+	t.Helper()
+	if os.Getenv("PROVISION_QEMU") == "" {
+		t.Skip("set PROVISION_QEMU=1 to run (make e2e)")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Fatalf("PROVISION_QEMU is set but %v", vm.ErrNoQEMU)
+	}
+	dir := os.Getenv("PROVISION_VMKIT")
+	if dir == "" {
+		dir = vm.DefaultKitDir
+	}
+	k, err := vm.FindKit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// withMACs adds a PXE MAC (em1) and boot mode to nodes of a site file.
+func withMACs(t *testing.T, site string, nodes map[string][2]string) {
+	t.Helper()
+	data, err := os.ReadFile(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for node, v := range nodes {
+		line := fmt.Sprintf("name = %q\n", node)
+		if !strings.Contains(s, line) {
+			t.Fatalf("%s: no node %s", site, node)
+		}
+		s = strings.Replace(s, line, line+fmt.Sprintf("macs = { em1 = %q }\nboot_mode = %q\n", v[0], v[1]), 1)
+	}
+	if err := os.WriteFile(site, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQEMUServe is the end-to-end test of `provision serve` with real
+// firmware: two QEMU VMs, one SeaBIOS with Debian's iPXE NIC ROM and one
+// OVMF with its own PXE and no NIC ROM, plugged by taps into a bridge in
+// a namespace this test makes, where serve runs with admin01's address.
+// Each VM gets its reserved address over DHCP, iPXE (from the ROM, or
+// ipxe.efi over TFTP on UEFI) its script, the kernel (Debian's) and
+// initrd (the VM kit's busybox installer) over HTTP; the installer
+// fetches the node's kickstart with its token and posts "installed";
+// the VM reboots, and its next DHCP offer, netboot now off, has no boot
+// file: the firmware moves on to the disk.
+func TestQEMUServe(t *testing.T) {
+	k := vmKit(t)
+	bin := labBinary(t)
+	site, state := copySite(t, "paper"), t.TempDir()
+	vms := []struct {
+		node, mac string
+		fw        vm.Firmware
+		// local is what the firmware prints when it moves on to the
+		// disk: the DHCP offer of a node whose netboot is off has no
+		// boot file.
+		local string
+	}{
+		{"compute01", "52:54:00:e2:e0:01", vm.BIOS, "Booting from Hard Disk"},
+		{"compute02", "52:54:00:e2:e0:02", vm.UEFI, "BdsDxe: failed to load"},
+	}
+	macs := map[string][2]string{}
+	for _, v := range vms {
+		macs[v.node] = [2]string{v.mac, string(v.fw)}
+	}
+	withMACs(t, site, macs)
+	loaded, probs := provision.Load(site)
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan, probs := provision.Build(loaded, provision.Options{})
+	if err := probs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, code := labRun(t, bin, append(args, "--site", site, "--state", state)...)
+		if code != 0 {
+			t.Fatalf("provision %v: exit %d\n%s", args, code, out)
+		}
+		return out
+	}
+	tree := filepath.Join(t.TempDir(), "tree")
+	if err := k.WriteTree(tree); err != nil {
+		t.Fatal(err)
+	}
+	run("images", "import", tree, "--name", "centos-6.5")
+	for _, v := range vms {
+		run("netboot", "on", v.node)
+	}
+
+	ns := netnstest.New(t)
+	for _, args := range [][]string{
+		{"link", "add", "br0", "type", "bridge"},
+		{"addr", "add", "10.3.1.10/24", "dev", "br0"},
+		{"link", "set", "br0", "up"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", ns.Name}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	for _, v := range vms {
+		if err := vm.AddTap(t.Context(), ns.Name, "tap-"+string(v.fw), "br0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	serveLog := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(serveLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	serve := ns.Command(ctx, bin, "serve", "--site", site, "--state", state, "--interface", "br0", "--no-profiles")
+	serve.Stdout, serve.Stderr = logf, logf
+	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	served := false
+	stopServe := func() {
+		if served {
+			return
+		}
+		served = true
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		if err := serve.Wait(); err != nil {
+			out, _ := os.ReadFile(serveLog)
+			t.Errorf("serve: %v\n%s", err, out)
+		}
+	}
+	t.Cleanup(stopServe)
+	// serve probes for another DHCP server before it answers; the VMs'
+	// firmware retries DHCP meanwhile, as it would on a real network.
+	dir := t.TempDir()
+	type running struct {
+		node, serial string
+		cmd          *exec.Cmd
+	}
+	var all []running
+	for _, v := range vms {
+		serial := filepath.Join(dir, v.node+".console")
+		cmd, err := vm.Command(ctx, vm.Config{Name: v.node, MAC: v.mac, Tap: "tap-" + string(v.fw), Firmware: v.fw,
+			Serial: serial, Namespace: ns.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		all = append(all, running{v.node, serial, cmd})
+	}
+	for i, r := range all {
+		off, err := vm.WaitConsole(ctx, r.serial, 0, "provision-vm: installed, rebooting", "provision-vm: install stopped")
+		if err != nil {
+			out, _ := os.ReadFile(serveLog)
+			t.Fatalf("%s: %v\nserve's log:\n%s", r.node, err, out)
+		}
+		if _, err := vm.WaitConsole(ctx, r.serial, off, vms[i].local); err != nil {
+			t.Fatalf("%s: second boot: %v", r.node, err)
+		}
+		_ = r.cmd.Process.Kill()
+	}
+	stopServe()
+
+	st, err := store.Open(state, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.Events(store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vms {
+		var kinds []string
+		for _, e := range evs {
+			if e.Node != v.node {
+				continue
+			}
+			switch e.Kind {
+			case provision.KindLease, provision.KindKickstart, provision.KindInstalled:
+				kinds = append(kinds, e.Kind)
+			case provision.KindTransfer:
+				kinds = append(kinds, e.Kind+":"+e.Attrs["file"])
+			case provision.KindBootScript:
+				kinds = append(kinds, e.Kind+":netboot="+e.Attrs["netboot"])
+			}
+		}
+		got := strings.Join(dedup(kinds), " ")
+		// The second boot: iPXE's ROM takes the offer without a boot file
+		// (a lease) and returns to SeaBIOS; OVMF declines it (no lease).
+		want := "lease boot-script:netboot=true kickstart installed lease"
+		if v.fw == vm.UEFI {
+			want = "lease transfer:ipxe.efi lease boot-script:netboot=true kickstart installed"
+		}
+		if got != want {
+			t.Errorf("%s (%s): events\n got %s\nwant %s", v.node, v.fw, got, want)
+		}
+		if n, ok := plan.Node(v.node); !ok {
+			t.Errorf("%s: not in the plan", v.node)
+		} else if on, err := st.Netboot(n); err != nil || on {
+			t.Errorf("%s: netboot on=%v (%v) after the installed callback, want off", v.node, on, err)
+		}
+	}
+}
+
+// dedup drops repeats of the element before (a firmware that asks DHCP
+// twice in one boot).
+func dedup(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if len(out) == 0 || out[len(out)-1] != x {
+			out = append(out, x)
+		}
+	}
+	return out
+}
