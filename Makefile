@@ -29,7 +29,7 @@ BENCH_UNITS ?= tftpd-hpa nginx kea-dhcp4-server
 # The VM nodes' kernel, NIC modules and busybox (package internal/vm), from
 # Debian's archive: `make vmkit` downloads and unpacks them into VMKIT.
 VMKIT       ?= /var/cache/provision/vmkit
-VMKIT_MODS  := virtio.ko virtio_ring.ko virtio_pci_legacy_dev.ko virtio_pci_modern_dev.ko virtio_pci.ko failover.ko net_failover.ko virtio_net.ko
+VMKIT_MODS  := virtio.ko virtio_ring.ko virtio_pci_legacy_dev.ko virtio_pci_modern_dev.ko virtio_pci.ko failover.ko net_failover.ko virtio_net.ko virtio_blk.ko
 DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl atftp redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
 
 help: ## list the targets
@@ -86,7 +86,8 @@ bench: deps sites ## run the benchmarks, the real peers measured in the same run
 	PROVISION_BENCH=1 $(GO) test ./... -run '^$$|TestBenchCurl' -bench . -benchmem
 
 vmkit: ## download the VM nodes' Debian kernel, virtio modules and static busybox into VMKIT
-	@if [ -s $(VMKIT)/vmlinuz ] && [ -s $(VMKIT)/busybox ] && [ -s $(VMKIT)/modules/order ]; then exit 0; fi; \
+	@if [ -s $(VMKIT)/vmlinuz ] && [ -s $(VMKIT)/busybox ] && \
+	  [ "$$(cat $(VMKIT)/modules/order 2>/dev/null)" = "$$(printf '%s\n' $(VMKIT_MODS))" ]; then exit 0; fi; \
 	kpkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $$2; exit}'); \
 	if [ -z "$$kpkg" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
 	  kpkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $$2; exit}'); fi; \

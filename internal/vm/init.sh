@@ -12,6 +12,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 con=/dev/ttyS0
+diskMagic="provision-vm-disk 1"
 say() { echo "provision-vm: $*" >"$con"; }
 halt_here() {
 	say "install stopped: $*"
@@ -94,6 +95,17 @@ wget -q -O /tmp/treeinfo "$url/.treeinfo" || { post failed "install tree $url un
 say "install tree: $url ($(wc -c </tmp/treeinfo) bytes of .treeinfo)"
 post installing "busybox installer: kickstart and install tree read" || say "installing callback failed"
 say "installing"
+# The install: the kickstart, as anaconda keeps it, on the disk (see
+# ReadDisk), where the machine's next life finds it.
+if [ -b /dev/vda ]; then
+	{
+		echo "$diskMagic"
+		wc -c </tmp/ks.cfg
+		cat /tmp/ks.cfg
+	} >/dev/vda || { post failed "cannot write the disk"; halt_here "cannot write /dev/vda"; }
+	sync
+	say "disk: kickstart written to /dev/vda"
+fi
 post installed "busybox installer: done" || halt_here "installed callback failed"
 say "installed, rebooting"
 sync

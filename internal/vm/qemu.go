@@ -40,6 +40,9 @@ type Config struct {
 	QEMU string
 	// KVM uses /dev/kvm when it is there; else QEMU emulates (TCG).
 	KVM bool
+	// Disk, when set, is a raw image file the VM sees as its disk
+	// (virtio, /dev/vda): the installer leaves its record there.
+	Disk string
 	// Namespace is the network namespace the tap is in, where QEMU runs
 	// (ip netns exec); "" for this one.
 	Namespace string
@@ -87,6 +90,9 @@ func Command(ctx context.Context, cfg Config) (*exec.Cmd, error) {
 		"-nographic", "-monitor", "none", "-nodefaults", "-no-user-config",
 		"-serial", "file:" + cfg.Serial,
 		"-netdev", "tap,id=pxe,ifname=" + cfg.Tap + ",script=no,downscript=no"}
+	if cfg.Disk != "" {
+		args = append(args, "-drive", "file="+cfg.Disk+",format=raw,if=virtio")
+	}
 	if d := cfg.Direct; d != nil {
 		args = append(args, "-kernel", d.Kernel, "-initrd", d.Initrd, "-append", d.Append)
 	} else {

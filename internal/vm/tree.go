@@ -1,12 +1,16 @@
 package vm
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -60,4 +64,35 @@ func AddTap(ctx context.Context, ns, name, master string) error {
 		}
 	}
 	return nil
+}
+
+// diskMagic starts the disk of a VM the installer (init.sh) installed.
+const diskMagic = "provision-vm-disk 1"
+
+// ErrNotInstalled says a VM's disk holds no install.
+var ErrNotInstalled = errors.New("the disk holds no install")
+
+// ReadDisk returns the kickstart the installer left on a VM's disk image:
+// the line diskMagic, the kickstart's length in bytes, the kickstart.
+func ReadDisk(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReader(io.LimitReader(f, 16<<20))
+	magic, _ := r.ReadString('\n')
+	if strings.TrimSpace(magic) != diskMagic {
+		return nil, fmt.Errorf("disk %s: %w", path, ErrNotInstalled)
+	}
+	line, _ := r.ReadString('\n')
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || n <= 0 || n > 8<<20 {
+		return nil, fmt.Errorf("disk %s: bad kickstart length %q", path, strings.TrimSpace(line))
+	}
+	ks := make([]byte, n)
+	if _, err := io.ReadFull(r, ks); err != nil {
+		return nil, fmt.Errorf("disk %s: kickstart: %w", path, err)
+	}
+	return ks, nil
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -177,9 +178,16 @@ func TestQEMUInstaller(t *testing.T) {
 	}
 	f.Close()
 	serial := filepath.Join(dir, "console.log")
+	disk := filepath.Join(dir, "disk.img")
+	if err := os.WriteFile(disk, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadDisk(disk); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("blank disk: %v, want ErrNotInstalled", err)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	cmd, err := Command(ctx, Config{Name: "vm1", MAC: "52:54:00:77:00:02", Tap: "tap0", Serial: serial, Namespace: ns.Name,
+	cmd, err := Command(ctx, Config{Name: "vm1", MAC: "52:54:00:77:00:02", Tap: "tap0", Serial: serial, Namespace: ns.Name, Disk: disk,
 		Direct: &Direct{Kernel: k.Kernel, Initrd: initrd, Append: "console=ttyS0 quiet " +
 			"ks=http://10.77.0.1/api/v1/nodes/vm1/kickstart?token=s3cret BOOTIF=01-52-54-00-77-00-02 " +
 			"ip=10.77.0.2 netmask=255.255.255.0 gateway=10.77.0.1"}})
@@ -197,6 +205,10 @@ func TestQEMUInstaller(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(events, ",") != "installing,installed" {
 		t.Fatalf("callbacks %v, want installing then installed", events)
+	}
+	ks, err := ReadDisk(disk)
+	if err != nil || !strings.HasPrefix(string(ks), "install\ntext\n") {
+		t.Errorf("disk: %q, %v; want the kickstart", ks, err)
 	}
 	out, _ := os.ReadFile(serial)
 	for _, want := range []string{"provision-vm: network: eth0 52:54:00:77:00:02 10.77.0.2", "provision-vm: kickstart:", "provision-vm: install tree: http://10.77.0.1/images/centos-6.5"} {
