@@ -178,3 +178,34 @@ func TestPostRefusesEscapes(t *testing.T) {
 		t.Fatalf("a file escaped the root (apply: %v)", err)
 	}
 }
+
+// TestInstallFrom: a kickstart a VM's installer left on its disk lays
+// down the same files as the simulated installer's %post, over what an
+// earlier install left, and marks the disk installed.
+func TestInstallFrom(t *testing.T) {
+	ks, keys := renderKickstart(t, nodeName)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc", "stale"), 0o755)
+	mac, _ := net.ParseMAC(nodeMAC)
+	cfg := Config{Node: nodeName, MAC: mac, Interface: nodeIf, RootDir: root}
+	if err := InstallFrom(cfg, ks); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc", "stale")); !os.IsNotExist(err) {
+		t.Errorf("the earlier install's files are still there: %v", err)
+	}
+	pairs, err := keys.HostKeys(nodeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(root, "etc/ssh/ssh_host_rsa_key"))
+	if string(got) != string(pairs[0].Private) {
+		t.Error("installed RSA host key differs")
+	}
+	if _, err := os.Stat(testNode(t, root, Faults{}).installedMarker()); err != nil {
+		t.Errorf("installed marker: %v", err)
+	}
+	if err := InstallFrom(Config{Node: nodeName, MAC: mac, Interface: nodeIf, RootDir: "rel"}, ks); err == nil {
+		t.Error("a relative root dir was taken")
+	}
+}
