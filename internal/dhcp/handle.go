@@ -21,28 +21,54 @@ var (
 // send. Malformed datagrams are counted and dropped. boot is true for a
 // datagram that arrived on the PXE boot server port 4011.
 func (s *Server) HandlePacket(raw []byte, peer netip.AddrPort, boot bool) (out []byte, dest netip.AddrPort, ok bool) {
+	return s.handlePacket(nil, raw, peer, boot, newScratch())
+}
+
+// scratch is a worker's request and reply, reused for every datagram it
+// handles: nothing of a request is kept once its reply is encoded.
+type scratch struct {
+	req                dhcpv4.DHCPv4
+	reqOpts, replyOpts dhcpv4.Options
+}
+
+func newScratch() *scratch {
+	return &scratch{reqOpts: make(dhcpv4.Options, 16), replyOpts: make(dhcpv4.Options, 20)}
+}
+
+// handlePacket is HandlePacket appending the reply to dst, so that a
+// worker encodes every reply into the same buffer, and parsing and
+// building in sc.
+func (s *Server) handlePacket(dst, raw []byte, peer netip.AddrPort, boot bool, sc *scratch) (out []byte, dest netip.AddrPort, ok bool) {
 	s.Counters.Received.Add(1)
-	req, err := parseRequest(raw)
+	req, err := parseRequest(&sc.req, raw, sc.reqOpts)
 	if err != nil {
 		s.Counters.Malformed.Add(1)
 		s.log().Debug("dropped malformed packet", "peer", peer, "bytes", len(raw), "err", err)
-		return nil, dest, false
+		return dst, dest, false
 	}
-	reply, dest := s.Handle(req, peer, boot)
+	reply, dest := s.handle(req, peer, boot, sc.replyOpts)
 	if reply == nil {
-		return nil, dest, false
+		return dst, dest, false
 	}
-	return reply.ToBytes(), dest, true
+	return appendPacket(dst, reply), dest, true
 }
 
-func parseRequest(raw []byte) (*dhcpv4.DHCPv4, error) {
+// msgType is option 53 of m. dhcpv4's MessageType allocates a decoder
+// on every call.
+func msgType(m *dhcpv4.DHCPv4) dhcpv4.MessageType {
+	if v := m.Options[dhcpv4.OptionDHCPMessageType.Code()]; len(v) == 1 {
+		return dhcpv4.MessageType(v[0])
+	}
+	return dhcpv4.MessageTypeNone
+}
+
+func parseRequest(req *dhcpv4.DHCPv4, raw []byte, opts dhcpv4.Options) (*dhcpv4.DHCPv4, error) {
 	// RFC 2131 2: chaddr is 16 bytes; the library clamps a larger hlen
 	// silently, but such a packet is not DHCP.
 	if len(raw) > 2 && raw[2] > 16 {
 		return nil, errHWLen
 	}
-	req, err := dhcpv4.FromBytes(raw)
-	if err != nil {
+	if err := parseInto(req, raw, opts); err != nil {
 		return nil, err
 	}
 	if req.OpCode != dhcpv4.OpcodeBootRequest {
@@ -53,14 +79,18 @@ func parseRequest(raw []byte) (*dhcpv4.DHCPv4, error) {
 
 // txn is one request being answered.
 type txn struct {
-	s      *Server
-	req    *dhcpv4.DHCPv4
-	plan   *provision.Plan
-	node   *provision.NodePlan // nil for a MAC of no node
-	client BootClient
-	mac    string
-	now    time.Time
-	sid    netip.Addr
+	s   *Server
+	req *dhcpv4.DHCPv4
+	mt  dhcpv4.MessageType // the request's
+	// replyOpts, when set, is the map the reply's options go in.
+	replyOpts dhcpv4.Options
+	plan      *provision.Plan
+	idx       *macIndex
+	node      *provision.NodePlan // nil for a MAC of no node
+	client    BootClient
+	mac       string
+	now       time.Time
+	sid       netip.Addr
 }
 
 // binding is the address a reply carries and the network it is on.
@@ -74,17 +104,25 @@ type binding struct {
 // no reply. peer is where the request came from; boot is true for port
 // 4011.
 func (s *Server) Handle(req *dhcpv4.DHCPv4, peer netip.AddrPort, boot bool) (*dhcpv4.DHCPv4, netip.AddrPort) {
+	return s.handle(req, peer, boot, nil)
+}
+
+// handle is Handle building the reply's options in replyOpts (cleared
+// first) when it is set.
+func (s *Server) handle(req *dhcpv4.DHCPv4, peer netip.AddrPort, boot bool, replyOpts dhcpv4.Options) (*dhcpv4.DHCPv4, netip.AddrPort) {
 	plan := s.currentPlan()
-	if plan == nil || len(req.ClientHWAddr) != 6 || req.MessageType() == dhcpv4.MessageTypeNone {
+	mt := msgType(req)
+	if plan == nil || len(req.ClientHWAddr) != 6 || mt == dhcpv4.MessageTypeNone {
 		// No plan yet, not Ethernet, or BOOTP without a message type.
 		s.Counters.Ignored.Add(1)
 		return nil, netip.AddrPort{}
 	}
-	t := &txn{s: s, req: req, plan: plan, client: Classify(req), now: s.now(), sid: s.serverID(plan)}
-	t.node = s.index(plan).byMAC[string(req.ClientHWAddr)]
+	t := &txn{s: s, req: req, mt: mt, replyOpts: replyOpts, plan: plan, client: Classify(req), now: s.now(), sid: s.serverID(plan)}
+	t.idx = s.index(plan)
+	t.node = t.idx.byMAC[string(req.ClientHWAddr)]
 	t.mac = req.ClientHWAddr.String()
 	var reply *dhcpv4.DHCPv4
-	switch mt := req.MessageType(); {
+	switch {
 	case boot:
 		reply = t.bootServer()
 	case s.ProxyDHCP:
@@ -103,12 +141,12 @@ func (s *Server) Handle(req *dhcpv4.DHCPv4, peer netip.AddrPort, boot bool) (*dh
 		reply = t.inform()
 	}
 	if reply == nil {
-		if mt := req.MessageType(); mt != dhcpv4.MessageTypeDecline && mt != dhcpv4.MessageTypeRelease {
+		if mt != dhcpv4.MessageTypeDecline && mt != dhcpv4.MessageTypeRelease {
 			s.Counters.Ignored.Add(1)
 		}
 		return nil, netip.AddrPort{}
 	}
-	switch reply.MessageType() {
+	switch msgType(reply) {
 	case dhcpv4.MessageTypeOffer:
 		s.Counters.Offers.Add(1)
 	case dhcpv4.MessageTypeAck:
@@ -168,7 +206,7 @@ func (t *txn) unknownMAC() {
 		attrs["relay"] = gi.String()
 	}
 	s.log().Info("discovered an unknown MAC", "mac", t.mac, "firmware", t.client.Firmware, "vendor_class", t.client.VendorClass)
-	s.emit(provision.Event{Source: "dhcp", Kind: "discovered", MAC: t.mac, Msg: "DHCP " + t.req.MessageType().String() + " from a MAC of no node", Attrs: attrs})
+	s.emit(provision.Event{Source: "dhcp", Kind: "discovered", MAC: t.mac, Msg: "DHCP " + t.mt.String() + " from a MAC of no node", Attrs: attrs})
 }
 
 // boot is the boot part of a reply to this client.

@@ -15,10 +15,46 @@ type macIndex struct {
 	plan     *provision.Plan
 	byMAC    map[string]*provision.NodePlan // key: the 6 raw bytes
 	reserved map[netip.Addr]bool            // every node's PXE address
+	// opts are each node's address options, encoded once per plan
+	// instead of once per reply. The values are shared by every reply
+	// and never written.
+	opts map[*provision.NodePlan]*nodeOptions
+	// lease is options 51, 58 and 59 for a lease of leaseFor.
+	leaseFor time.Duration
+	lease    [3][]byte
+}
+
+// leaseOptions are options 51, 58 and 59 of a lease of d: the lease time,
+// and the renewal (T1) and rebinding (T2) times at RFC 2131 4.4.5's
+// defaults, half and seven eighths of it.
+func leaseOptions(d time.Duration) [3][]byte {
+	return [3][]byte{seconds(d), seconds(d / 2), seconds(d * 7 / 8)}
+}
+
+// nodeOptions are the option values of a node's address (see
+// addressOptions).
+type nodeOptions struct {
+	yiaddr, mask, router, dns, ntp, host, domain []byte
+}
+
+func newNodeOptions(p *provision.Plan, n *provision.NodePlan) *nodeOptions {
+	o := &nodeOptions{yiaddr: ip4(n.PXE.Address), dns: ips(n.DNS), ntp: ips(n.NTP), host: []byte(n.Name)}
+	pfx := n.PXE.Prefix.Masked()
+	if pfx.IsValid() {
+		o.mask = net.CIDRMask(pfx.Bits(), 32)
+	}
+	if m := p.ManagementNetwork(); m != nil && m.Gateway.IsValid() && pfx.Contains(m.Gateway) {
+		o.router = ip4(m.Gateway)
+	}
+	if d := p.Site.Domain; d != "" {
+		o.domain = []byte(d)
+	}
+	return o
 }
 
 func newMACIndex(p *provision.Plan) *macIndex {
-	idx := &macIndex{plan: p, byMAC: map[string]*provision.NodePlan{}, reserved: map[netip.Addr]bool{}}
+	idx := &macIndex{plan: p, byMAC: map[string]*provision.NodePlan{}, reserved: map[netip.Addr]bool{},
+		opts: map[*provision.NodePlan]*nodeOptions{}}
 	if p == nil {
 		return idx
 	}
@@ -37,6 +73,7 @@ func newMACIndex(p *provision.Plan) *macIndex {
 			continue // the plan validated it; a bad one cannot match anyway
 		}
 		idx.byMAC[string(mac)] = n
+		idx.opts[n] = newNodeOptions(p, n)
 	}
 	return idx
 }
@@ -48,6 +85,8 @@ func (s *Server) index(p *provision.Plan) *macIndex {
 		return idx
 	}
 	idx := newMACIndex(p)
+	idx.leaseFor = s.leaseTime()
+	idx.lease = leaseOptions(idx.leaseFor)
 	s.idx.Store(idx)
 	return idx
 }

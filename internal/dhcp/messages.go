@@ -174,7 +174,7 @@ func (t *txn) proxyOffer() *dhcpv4.DHCPv4 {
 // bootServer answers a request to the PXE boot server port 4011 (PXE
 // specification 2.2.4) with the boot information, never an address.
 func (t *txn) bootServer() *dhcpv4.DHCPv4 {
-	mt := t.req.MessageType()
+	mt := t.mt
 	if mt != dhcpv4.MessageTypeRequest && mt != dhcpv4.MessageTypeInform {
 		return nil
 	}

@@ -14,6 +14,11 @@ import (
 // copies from the request, option 53 and the server identifier.
 func (t *txn) newReply(mt dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 	req := t.req
+	opts := t.replyOpts
+	if opts == nil {
+		opts = make(dhcpv4.Options, 20)
+	}
+	clear(opts)
 	r := &dhcpv4.DHCPv4{
 		OpCode:        dhcpv4.OpcodeBootReply,
 		HWType:        req.HWType,
@@ -24,7 +29,7 @@ func (t *txn) newReply(mt dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 		ClientIPAddr:  net.IPv4zero.To4(),
 		YourIPAddr:    net.IPv4zero.To4(),
 		ServerIPAddr:  net.IPv4zero.To4(),
-		Options:       make(dhcpv4.Options, 20),
+		Options:       opts,
 	}
 	r.Options[dhcpv4.OptionDHCPMessageType.Code()] = []byte{byte(mt)}
 	// RFC 2132 9.7: every OFFER, ACK and NAK carries the server
@@ -42,36 +47,58 @@ func (t *txn) newReply(mt dhcpv4.MessageType) *dhcpv4.DHCPv4 {
 
 // addressOptions fills yiaddr (unless for INFORM) and the network
 // options of a binding: mask, router, DNS, domain, hostname, NTP and, with
-// lease, the lease time and its renewal times (RFC 2131 4.4.5).
+// lease, the lease time and its renewal times (RFC 2131 4.4.5). A node's
+// values were encoded when its plan was indexed.
 func (t *txn) addressOptions(r *dhcpv4.DHCPv4, b *binding, lease bool) {
 	o := r.Options
 	if lease {
-		r.YourIPAddr = ip4(b.addr)
-		d := t.s.leaseTime()
-		o[dhcpv4.OptionIPAddressLeaseTime.Code()] = seconds(d)
-		o[dhcpv4.OptionRenewTimeValue.Code()] = seconds(d / 2)
-		o[dhcpv4.OptionRebindingTimeValue.Code()] = seconds(d * 7 / 8)
+		l := t.idx.lease
+		if d := t.s.leaseTime(); d != t.idx.leaseFor {
+			l = leaseOptions(d)
+		}
+		o[dhcpv4.OptionIPAddressLeaseTime.Code()] = l[0]
+		o[dhcpv4.OptionRenewTimeValue.Code()] = l[1]
+		o[dhcpv4.OptionRebindingTimeValue.Code()] = l[2]
 	}
+	no := t.idx.opts[b.node]
+	if no == nil {
+		no = t.bindingOptions(b)
+	}
+	if lease {
+		r.YourIPAddr = no.yiaddr
+	}
+	set := func(code dhcpv4.OptionCode, v []byte) {
+		if len(v) > 0 {
+			o[code.Code()] = v
+		}
+	}
+	set(dhcpv4.OptionSubnetMask, no.mask)
+	set(dhcpv4.OptionRouter, no.router)
+	set(dhcpv4.OptionDomainNameServer, no.dns)
+	set(dhcpv4.OptionNTPServers, no.ntp)
+	set(dhcpv4.OptionHostName, no.host)
+	set(dhcpv4.OptionDomainName, no.domain)
+}
+
+// bindingOptions are the option values of a binding that is no node's:
+// a pool address, or an INFORM from an address of no node.
+func (t *txn) bindingOptions(b *binding) *nodeOptions {
+	o := &nodeOptions{yiaddr: ip4(b.addr)}
 	if b.prefix.IsValid() {
-		o[dhcpv4.OptionSubnetMask.Code()] = net.CIDRMask(b.prefix.Bits(), 32)
+		o.mask = net.CIDRMask(b.prefix.Bits(), 32)
 	}
 	if m := t.plan.ManagementNetwork(); m != nil && m.Gateway.IsValid() && b.prefix.Contains(m.Gateway) {
-		o[dhcpv4.OptionRouter.Code()] = ip4(m.Gateway)
+		o.router = ip4(m.Gateway)
 	}
-	dns, ntp := []netip.Addr{t.plan.Site.ApplianceAddr}, []netip.Addr{t.plan.Site.ApplianceAddr}
+	o.dns = ips([]netip.Addr{t.plan.Site.ApplianceAddr})
+	o.ntp = o.dns
 	if b.node != nil {
-		dns, ntp = b.node.DNS, b.node.NTP
-		o[dhcpv4.OptionHostName.Code()] = []byte(b.node.Name)
-	}
-	if v := ips(dns); len(v) > 0 {
-		o[dhcpv4.OptionDomainNameServer.Code()] = v
-	}
-	if v := ips(ntp); len(v) > 0 {
-		o[dhcpv4.OptionNTPServers.Code()] = v
+		o.dns, o.ntp, o.host = ips(b.node.DNS), ips(b.node.NTP), []byte(b.node.Name)
 	}
 	if d := t.plan.Site.Domain; d != "" {
-		o[dhcpv4.OptionDomainName.Code()] = []byte(d)
+		o.domain = []byte(d)
 	}
+	return o
 }
 
 // pxeDiscoveryControl is option 43 for PXE clients of a ProxyDHCP server:

@@ -32,7 +32,7 @@ func ReplyDest(req, reply *dhcpv4.DHCPv4, peer netip.AddrPort, boot bool) netip.
 	}
 	// RFC 2131 4.1: "when giaddr is zero, the server broadcasts any
 	// DHCPNAK messages to 0xffffffff".
-	if reply.MessageType() == dhcpv4.MessageTypeNak {
+	if msgType(reply) == dhcpv4.MessageTypeNak {
 		return netip.AddrPortFrom(limitedBroadcast, ClientPort)
 	}
 	// RFC 2131 4.1: a client with an address (renewing, rebinding, or

@@ -13,9 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// packet is one datagram waiting for a worker.
+// packet is one datagram waiting for a worker. buf holds data and goes
+// back to the server's buffer pool once the datagram is answered.
 type packet struct {
 	conn net.PacketConn
+	buf  *[maxPacket]byte
 	data []byte
 	peer netip.AddrPort
 	boot bool
@@ -158,8 +160,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	for range workers {
 		workWG.Go(func() {
+			out, sc := make([]byte, 0, maxPacket), newScratch()
 			for pk := range work {
-				s.answer(pk)
+				out = s.answer(pk, out, sc)
 			}
 		})
 	}
@@ -224,12 +227,31 @@ func (s *Server) openConns(ctx context.Context) ([]servedConn, error) {
 
 // read queues every datagram of conn until conn is closed. A full queue
 // drops the datagram: under a storm the clients retry, and the server's
-// memory and goroutines stay bounded.
+// memory and goroutines stay bounded. The datagrams' buffers come from a
+// pool: no more are in use than the queue holds, plus one per worker
+// and reader.
 func (s *Server) read(ctx context.Context, conn net.PacketConn, boot bool, work chan<- packet) error {
+	udp, _ := conn.(*net.UDPConn)
 	for {
-		buf := make([]byte, maxPacket)
-		n, from, err := conn.ReadFrom(buf)
+		buf := s.getBuf()
+		var (
+			n    int
+			peer netip.AddrPort
+			err  error
+		)
+		if udp != nil {
+			// ReadFromUDPAddrPort does not allocate an address per
+			// datagram, as ReadFrom does.
+			n, peer, err = udp.ReadFromUDPAddrPort(buf[:])
+		} else {
+			var from net.Addr
+			n, from, err = conn.ReadFrom(buf[:])
+			if ua, ok := from.(*net.UDPAddr); ok {
+				peer = ua.AddrPort()
+			}
+		}
 		if err != nil {
+			s.bufs.Put(buf)
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return nil
 			}
@@ -239,28 +261,43 @@ func (s *Server) read(ctx context.Context, conn net.PacketConn, boot bool, work 
 			}
 			return fmt.Errorf("dhcp: read: %w", err)
 		}
-		var peer netip.AddrPort
-		if ua, ok := from.(*net.UDPAddr); ok {
-			peer = ua.AddrPort()
-			peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-		}
+		peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 		select {
-		case work <- packet{conn: conn, data: buf[:n], peer: peer, boot: boot}:
+		case work <- packet{conn: conn, buf: buf, data: buf[:n], peer: peer, boot: boot}:
 		default:
+			s.bufs.Put(buf)
 			s.Counters.Received.Add(1)
 			s.Counters.QueueDrops.Add(1)
 		}
 	}
 }
 
-// answer handles one datagram and sends the reply where RFC 2131 says.
-func (s *Server) answer(pk packet) {
-	out, dest, ok := s.HandlePacket(pk.data, pk.peer, pk.boot)
-	if !ok {
-		return
+// getBuf takes a datagram buffer from the pool, or makes one.
+func (s *Server) getBuf() *[maxPacket]byte {
+	if b, ok := s.bufs.Get().(*[maxPacket]byte); ok {
+		return b
 	}
-	if _, err := pk.conn.WriteTo(out, net.UDPAddrFromAddrPort(dest)); err != nil {
+	return new([maxPacket]byte)
+}
+
+// answer handles one datagram and sends the reply where RFC 2131 says.
+// The reply is built in sc and encoded into out, the worker's own, and
+// out is returned for the next datagram.
+func (s *Server) answer(pk packet, out []byte, sc *scratch) []byte {
+	defer s.bufs.Put(pk.buf)
+	out, dest, ok := s.handlePacket(out[:0], pk.data, pk.peer, pk.boot, sc)
+	if !ok {
+		return out
+	}
+	var err error
+	if udp, isUDP := pk.conn.(*net.UDPConn); isUDP {
+		_, err = udp.WriteToUDPAddrPort(out, dest)
+	} else {
+		_, err = pk.conn.WriteTo(out, net.UDPAddrFromAddrPort(dest))
+	}
+	if err != nil {
 		s.Counters.SendErrors.Add(1)
 		s.log().Warn("dhcp: send reply", "dest", dest, "err", err)
 	}
+	return out
 }

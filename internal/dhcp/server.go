@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,7 @@ type Server struct {
 	idx       atomic.Pointer[macIndex]
 	seen      seenMACs
 	events    chan provision.Event // set by Serve before any worker starts
+	bufs      sync.Pool            // of *[maxPacket]byte, for read
 }
 
 const (
@@ -77,11 +79,14 @@ const (
 	maxSeenMACs      = 4096
 )
 
+// discardLog is the logger of a Server without Log. It is never changed.
+var discardLog = slog.New(slog.DiscardHandler)
+
 func (s *Server) log() *slog.Logger {
 	if s.Log != nil {
 		return s.Log
 	}
-	return slog.New(slog.DiscardHandler)
+	return discardLog
 }
 
 func (s *Server) now() time.Time {
