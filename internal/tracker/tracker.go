@@ -17,9 +17,11 @@ import (
 	"github.com/provision/provision/provision"
 )
 
-// Log is the durable event log (internal/store).
+// Log is the durable event log (internal/store). AppendThen calls its
+// function with each stored event in the order of the log, once durable;
+// appends made at the same time share a commit.
 type Log interface {
-	Append(provision.Event) (provision.Event, error)
+	AppendThen(provision.Event, func(provision.Event)) (provision.Event, error)
 	Events(store.Filter) ([]provision.Event, error)
 }
 
@@ -92,16 +94,27 @@ func (t *Tracker) Record(e provision.Event) {
 }
 
 // RecordErr stores an event and applies it, returning the stored event.
+// Events recorded at the same time are stored in one commit (the store's
+// group commit); the lock is not held while the store writes.
 func (t *Tracker) RecordErr(e provision.Event) (provision.Event, error) {
-	// The store and the fold are updated under one lock so that the
-	// in-memory state is always the fold of the stored log, in order.
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	stored, err := t.log.Append(e)
+	// The log applies each event once it is durable, in the order of
+	// the log, so that the in-memory state is always the fold of the
+	// stored log, in order.
+	stored, err := t.log.AppendThen(e, t.apply)
 	if err != nil {
+		t.mu.Lock()
 		t.errs++
+		t.mu.Unlock()
 		return e, err
 	}
+	return stored, nil
+}
+
+// apply folds a stored event into its node's status, and tells the
+// waiters and subscribers.
+func (t *Tracker) apply(stored provision.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var st provision.Status
 	if stored.Node != "" {
 		var ok bool
@@ -127,7 +140,6 @@ func (t *Tracker) RecordErr(e provision.Event) (provision.Event, error) {
 			s.dropped++
 		}
 	}
-	return stored, nil
 }
 
 // Status returns a node's status.

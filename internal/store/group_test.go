@@ -1,0 +1,92 @@
+package store
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/provision/provision/provision"
+)
+
+// TestGroupCommit: appends from many goroutines at once are each stored
+// once, with distinct sequence numbers, durable across a reopen, and
+// their thens see the events in the order of the log.
+func TestGroupCommit(t *testing.T) {
+	const writers, each = 40, 25
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var thenSeqs []uint64 // thens run one after another: no lock
+	returned := make([][]uint64, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				e := provision.Event{Node: fmt.Sprintf("node%02d", w), Source: "dhcp", Kind: "lease", Msg: fmt.Sprint(i)}
+				var seen uint64
+				stored, err := s.AppendThen(e, func(e provision.Event) {
+					thenSeqs = append(thenSeqs, e.Seq)
+					seen = e.Seq
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if stored.Seq != seen {
+					t.Errorf("append returned seq %d, its then saw %d", stored.Seq, seen)
+				}
+				returned[w] = append(returned[w], stored.Seq)
+			}
+		})
+	}
+	wg.Wait()
+	s.Close()
+
+	want := make([]uint64, writers*each)
+	for i := range want {
+		want[i] = uint64(i + 1)
+	}
+	if d := cmp.Diff(want, thenSeqs); d != "" {
+		t.Errorf("thens not called once each in log order (-want +got):\n%s", d)
+	}
+	s, err = Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for w := range writers {
+		evs, err := s.Events(Filter{Node: fmt.Sprintf("node%02d", w)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		for i, e := range evs {
+			got = append(got, e.Seq)
+			if e.Msg != fmt.Sprint(i) {
+				t.Errorf("node%02d: event %d is %q: one writer's appends out of order", w, i, e.Msg)
+			}
+		}
+		if d := cmp.Diff(returned[w], got); d != "" {
+			t.Errorf("node%02d: stored events (-returned +after reopen):\n%s", w, d)
+		}
+	}
+}
+
+// TestAppendAfterClose fails instead of waiting forever.
+func TestAppendAfterClose(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := s.Append(provision.Event{Node: "compute01", Kind: "lease"}); err == nil {
+		t.Fatal("Append after Close: no error")
+	}
+	if _, err := s.Append(provision.Event{Node: "compute01", Kind: "lease"}); err == nil {
+		t.Fatal("second Append after Close: no error")
+	}
+}
