@@ -1,7 +1,9 @@
 package dhcp
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"time"
@@ -234,6 +236,11 @@ func (t *txn) leaseEvent(b *binding, boot Boot) {
 	if gi, ok := addr4(t.req.GatewayIPAddr); ok {
 		attrs["relay"] = gi.String()
 	}
-	s.log().Info("lease", "node", name, "mac", t.mac, "ip", b.addr, "boot", boot.File)
+	// The lease is the node's event; the log line is for debugging, and
+	// is not built unless wanted: at thousands of leases a second it
+	// would cost more than the reply.
+	if l := s.log(); l.Enabled(context.Background(), slog.LevelDebug) {
+		l.Debug("lease", "node", name, "mac", t.mac, "ip", b.addr, "boot", boot.File)
+	}
 	s.emit(provision.Event{Node: name, Source: "dhcp", Kind: "lease", MAC: t.mac, IP: b.addr.String(), Attrs: attrs})
 }

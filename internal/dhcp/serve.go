@@ -115,8 +115,8 @@ func (s *Server) listen(ctx context.Context, port int) (net.PacketConn, error) {
 //
 // Goroutines: one reader per socket, which ends when its socket is closed
 // as ctx ends; Workers workers, which end when the queue is closed after
-// the readers stop; one event writer, which ends after the workers. Serve
-// returns once all have ended.
+// the readers stop; eventWriters event writers, which end after the
+// workers. Serve returns once all have ended.
 func (s *Server) Serve(ctx context.Context) error {
 	p := s.currentPlan()
 	if p == nil {
@@ -146,14 +146,19 @@ func (s *Server) Serve(ctx context.Context) error {
 		queue = defaultQueue
 	}
 	if s.Events != nil {
-		s.events = make(chan provision.Event, queue)
+		// The queue is shared out among the writers, each at least
+		// 16 deep.
+		s.events = make([]chan provision.Event, eventWriters)
+		for i := range s.events {
+			s.events[i] = make(chan provision.Event, max(16, queue/eventWriters))
+		}
 	}
 	work := make(chan packet, queue)
 
 	var evWG, workWG, readWG sync.WaitGroup
-	if s.events != nil {
+	for _, ch := range s.events {
 		evWG.Go(func() {
-			for e := range s.events {
+			for e := range ch {
 				s.Events(e)
 			}
 		})
@@ -194,7 +199,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	close(work)
 	workWG.Wait()
 	if s.events != nil {
-		close(s.events)
+		for _, ch := range s.events {
+			close(ch)
+		}
 		evWG.Wait()
 		// Handle called after Serve hands events to the sink directly.
 		s.events = nil

@@ -38,7 +38,10 @@ type Server struct {
 	// the node's plan (NodePlan.Netboot).
 	Netboot func(*provision.NodePlan) bool
 	// Events receives lease, decline, release and discovered events. It
-	// is called from one goroutine; if it falls behind, events are
+	// is called from up to eventWriters goroutines at once, the events of
+	// one MAC always from the same one, in order, so that a sink that
+	// stores them can commit many in one transaction; if it falls
+	// behind, events are
 	// dropped and counted rather than stalling the replies.
 	Events provision.EventSink
 	Log    *slog.Logger
@@ -67,16 +70,21 @@ type Server struct {
 	listening func()
 	idx       atomic.Pointer[macIndex]
 	seen      seenMACs
-	events    chan provision.Event // set by Serve before any worker starts
-	bufs      sync.Pool            // of *[maxPacket]byte, for read
+	events    []chan provision.Event // one per event writer, set by Serve before any worker starts
+	bufs      sync.Pool              // of *[maxPacket]byte, for read
 }
 
 const (
 	defaultLeaseTime = 24 * time.Hour
 	defaultWorkers   = 4
 	defaultQueue     = 1024
-	discoveredEvery  = 10 * time.Minute
-	maxSeenMACs      = 4096
+	// eventWriters is how many goroutines call Events. One writer
+	// waits for each event to be stored (an fsync) before the next;
+	// writers of different MACs wait at the same time, and a store
+	// with group commit writes their events in one transaction.
+	eventWriters    = 16
+	discoveredEvery = 10 * time.Minute
+	maxSeenMACs     = 4096
 )
 
 // discardLog is the logger of a Server without Log. It is never changed.
@@ -128,8 +136,13 @@ func (s *Server) emit(e provision.Event) {
 		}
 		return
 	}
+	// FNV-1a of the MAC: the events of one client keep their order.
+	h := uint32(2166136261)
+	for i := 0; i < len(e.MAC); i++ {
+		h = (h ^ uint32(e.MAC[i])) * 16777619
+	}
 	select {
-	case s.events <- e:
+	case s.events[h%uint32(len(s.events))] <- e:
 	default:
 		s.Counters.EventDrops.Add(1)
 	}
