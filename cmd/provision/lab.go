@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/lab"
+	"github.com/provision/provision/internal/vm"
+	"github.com/provision/provision/provision"
 	"github.com/spf13/cobra"
 )
 
@@ -47,7 +49,9 @@ Needs root and iproute2.`,
 
 func (a *app) labUpCmd() *cobra.Command {
 	var powerDelay, installTime time.Duration
-	var down, noCallback, slow, flap []string
+	var down, noCallback, slow, flap, qemuNodes []string
+	var qemuCount int
+	var vmkit string
 	var missingDisk map[string]string
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -75,7 +79,19 @@ Fault switches make some nodes misbehave, to rehearse failures:
                             retry; a boot that fails anyway is retried by
                             the rollout
 
-Each switch is repeatable; 'lab status' shows them.`,
+Each switch is repeatable; 'lab status' shows them.
+
+QEMU nodes: --qemu N makes the last N nodes of the site (or --qemu-node NODE
+the ones named) QEMU VMs with real firmware: SeaBIOS with Debian's iPXE ROM,
+or OVMF's own PXE for a uefi node. Their iDRACs are simulated as for every
+node; when one boots its server PXE-once, the VM PXE-boots over the node's
+cable, iPXE loads a real Linux kernel and a busybox installer (the VM kit,
+'make vmkit'), which fetches the node's kickstart with its token, posts the
+callbacks, writes the kickstart to the VM's disk and reboots; once the
+firmware turns to the disk, the lab stops the VM and runs the installed
+system (network, sshd) from the kickstart, as for a simulated node. Each VM
+takes 10-30 s of a CPU core under emulation; its console is
+STATE/lab/NODE.console.`,
 		Example: `  provision lab up --site sites/paper.toml
   provision lab up --site sites/paper.toml --idrac-down compute07 --missing-disk compute03=sdb
   provision lab up --site sites/paper.toml --idrac-slow compute02=3s --link-flap compute04=5sx2`,
@@ -125,9 +141,25 @@ Each switch is repeatable; 'lab status' shows them.`,
 			if err := labSlowFlap(slow, flap, set); err != nil {
 				return err
 			}
+			qemu, err := labQEMUNodes(plan, qemuCount, qemuNodes)
+			if err != nil {
+				return err
+			}
+			var kit *vm.Kit
+			if len(qemu) > 0 {
+				if vmkit == "" {
+					vmkit = a.getenv("PROVISION_VMKIT")
+				}
+				if vmkit == "" {
+					vmkit = vm.DefaultKitDir
+				}
+				if kit, err = vm.FindKit(vmkit); err != nil {
+					return fmt.Errorf("--qemu: %w", err)
+				}
+			}
 			start := time.Now()
 			rec, err := lab.Up(cmd.Context(), lab.Config{SiteFile: site, State: state, Plan: plan, Log: a.log,
-				InstallTime: installTime, Faults: faults,
+				InstallTime: installTime, Faults: faults, QEMU: qemu, Kit: kit,
 				DaemonCmd: func(ns string) *exec.Cmd {
 					return exec.Command("ip", "netns", "exec", ns, exe, "lab", "daemon", "--site", site, "--state", state,
 						"--power-delay", powerDelay.String())
@@ -149,7 +181,48 @@ Each switch is repeatable; 'lab status' shows them.`,
 	fl.StringToStringVar(&missingDisk, "missing-disk", nil, "`NODE=DISK`: the node lacks that disk (sdb ...)")
 	fl.StringArrayVar(&slow, "idrac-slow", nil, "`NODE[=DELAY]`: the node's iDRAC answers logins and actions DELAY late (default 2s), the rest DELAY/4 (repeatable)")
 	fl.StringArrayVar(&flap, "link-flap", nil, "`NODE[=PERIOD[xTIMES]]`: the node's switch port goes down 1s every PERIOD (default 4s), TIMES times (default 3, 0: until power-off) from each power-on (repeatable)")
+	fl.IntVar(&qemuCount, "qemu", 0, "the last `N` nodes of the site are QEMU VMs with real firmware")
+	fl.StringArrayVar(&qemuNodes, "qemu-node", nil, "`NODE` is a QEMU VM (repeatable)")
+	fl.StringVar(&vmkit, "vmkit", "", "the VM kit `DIR` (default $PROVISION_VMKIT, then "+vm.DefaultKitDir+"; make vmkit)")
 	return cmd
+}
+
+// labQEMUNodes picks the nodes that are QEMU VMs: those named, else the
+// last count of the site's nodes (the appliance is never one), each with
+// its firmware from its boot mode.
+func labQEMUNodes(plan *provision.Plan, count int, named []string) (map[string]string, error) {
+	fw := func(n *provision.NodePlan) string {
+		if n.BootMode == "uefi" {
+			return string(vm.UEFI)
+		}
+		return string(vm.BIOS)
+	}
+	out := map[string]string{}
+	for _, name := range named {
+		n, ok := plan.Node(name)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("--qemu-node %s: not in the site", name)
+		case n.Appliance:
+			return nil, fmt.Errorf("--qemu-node %s: the appliance runs the lab; it cannot be a VM", name)
+		}
+		out[name] = fw(n)
+	}
+	if count < 0 {
+		return nil, fmt.Errorf("--qemu %d: want a count of nodes", count)
+	}
+	for i := len(plan.Nodes) - 1; i >= 0 && count > 0; i-- {
+		if n := plan.Nodes[i]; !n.Appliance {
+			if _, dup := out[n.Name]; !dup {
+				out[n.Name] = fw(n)
+				count--
+			}
+		}
+	}
+	if count > 0 {
+		return nil, fmt.Errorf("--qemu: the site has fewer nodes than asked")
+	}
+	return out, nil
 }
 
 // labSlowFlap sets the --idrac-slow and --link-flap faults.
@@ -218,14 +291,18 @@ func (a *app) labStatusCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "lab %s (site file %s), daemon pid %d, appliance %s on %s in %s\n",
 				rec.Site, rec.SiteFile, rec.DaemonPID, rec.Address, rec.Interface, rec.Appliance)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tNAMESPACE\tiDRAC\tFAULTS")
+			fmt.Fprintln(tw, "NODE\tNAMESPACE\tiDRAC\tKIND\tFAULTS")
 			names := make([]string, 0, len(rec.Nodes))
 			for n := range rec.Nodes {
 				names = append(names, n)
 			}
 			sort.Strings(names)
 			for _, n := range names {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n, rec.Nodes[n], rec.Endpoints[n], rec.Faults[n])
+				kind := "simulated"
+				if fw, ok := rec.QEMU[n]; ok {
+					kind = "qemu " + fw
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, rec.Nodes[n], rec.Endpoints[n], kind, rec.Faults[n])
 			}
 			return tw.Flush()
 		},

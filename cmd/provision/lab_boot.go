@@ -7,6 +7,7 @@ import (
 
 	"github.com/provision/provision/internal/lab"
 	"github.com/provision/provision/internal/simnode"
+	"github.com/provision/provision/internal/vm"
 	"github.com/spf13/cobra"
 )
 
@@ -51,6 +52,18 @@ sshd, until the server is powered off.`,
 				Progress: func(s simnode.Step) {
 					fmt.Fprintf(a.stdout, "%8s %-9s %-10s %s\n", s.Elapsed.Round(1e6), s.Phase, s.What, s.Msg)
 				}}
+			if fw, ok := rec.QEMU[n.Name]; ok && pxe {
+				res, err := lab.BootVM(cmd.Context(), lab.VMBoot{Node: n.Name, MAC: mac, NIC: n.PXE.NIC,
+					Firmware: vm.Firmware(fw), Console: filepath.Join(lab.Dir(a.state), n.Name+".console"),
+					Disk: filepath.Join(root, "..", n.Name+".disk"), Log: a.log})
+				if err != nil || !res.Installed {
+					return err // powered off, or the VM's installer stopped and waited for it
+				}
+				if err := simnode.InstallFrom(cfg, res.Kickstart); err != nil {
+					return err
+				}
+				pxe = false // the VM rebooted to its disk: the installed system runs here
+			}
 			return simnode.Boot(cmd.Context(), cfg, pxe)
 		},
 	}

@@ -55,6 +55,10 @@ type Record struct {
 	InstallTime Duration `json:"install_time"`
 	// Faults are the simulated nodes' fault switches, by node.
 	Faults map[string]NodeFaults `json:"faults,omitempty"`
+	// QEMU are the nodes that are QEMU VMs, with their firmware (bios,
+	// uefi); VMKit is the kit they boot (package vm).
+	QEMU  map[string]string `json:"qemu,omitempty"`
+	VMKit string            `json:"vm_kit,omitempty"`
 }
 
 // Duration is a time.Duration written as "5s" in JSON.

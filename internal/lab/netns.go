@@ -95,6 +95,8 @@ func powerOffLinks(ctx context.Context, ns, pxeNIC string) error {
 			errs = append(errs, err)
 		}
 	}
+	// A QEMU node's redirect to its (now deleted) tap goes too.
+	_ = exec.CommandContext(ctx, "ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", pxeNIC, "ingress").Run()
 	errs = append(errs, ip(ctx, "-n", ns, "addr", "flush", "dev", pxeNIC), ip(ctx, "-n", ns, "link", "set", pxeNIC, "down"))
 	return errors.Join(errs...)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/provision/provision/images"
 	"github.com/provision/provision/internal/store"
+	"github.com/provision/provision/internal/vm"
 	"github.com/provision/provision/provision"
 )
 
@@ -32,7 +33,11 @@ type Config struct {
 	InstallTime time.Duration
 	// Faults are fault switches by node.
 	Faults map[string]NodeFaults
-	Log    *slog.Logger
+	// QEMU are the nodes that boot as QEMU VMs, by firmware; Kit is the
+	// VM kit, whose kernel and installer initrd become the install tree.
+	QEMU map[string]string
+	Kit  *vm.Kit
+	Log  *slog.Logger
 }
 
 // Up builds the lab: network, a small install tree when none is imported,
@@ -55,7 +60,14 @@ func Up(ctx context.Context, cfg Config) (*Record, error) {
 	if err := os.MkdirAll(Dir(cfg.State), 0o700); err != nil {
 		return nil, err
 	}
-	if err := ensureTree(ctx, cfg.State, cfg.Plan, cfg.Log); err != nil {
+	if len(cfg.QEMU) > 0 && cfg.Kit == nil {
+		return nil, errors.New("QEMU nodes need the VM kit")
+	}
+	var kit *vm.Kit
+	if len(cfg.QEMU) > 0 {
+		kit = cfg.Kit
+	}
+	if err := ensureTree(ctx, cfg.State, cfg.Plan, kit, cfg.Log); err != nil {
 		return nil, err
 	}
 	rec, err := l.Create(ctx)
@@ -65,6 +77,9 @@ func Up(ctx context.Context, cfg Config) (*Record, error) {
 	rec.SiteFile = cfg.SiteFile
 	rec.InstallTime = Duration{cfg.InstallTime}
 	rec.Faults = cfg.Faults
+	if kit != nil {
+		rec.QEMU, rec.VMKit = cfg.QEMU, kit.Dir
+	}
 	fail := func(err error) (*Record, error) {
 		_ = Down(context.WithoutCancel(ctx), cfg.State, l.Site)
 		return nil, err
@@ -179,11 +194,13 @@ func readJSON(path string, v any) error {
 
 // ensureTree imports a small stand-in install tree for each image the
 // plan's nodes use, unless one is imported already: the simulated nodes
-// fetch its kernel and initrd as real nodes fetch CentOS's.
-func ensureTree(ctx context.Context, state string, plan *provision.Plan, log *slog.Logger) error {
+// fetch its kernel and initrd as real nodes fetch CentOS's. With a VM
+// kit (QEMU nodes), the tree is the kit's kernel and installer initrd,
+// replacing a tree imported before, since VMs boot it for real.
+func ensureTree(ctx context.Context, state string, plan *provision.Plan, kit *vm.Kit, log *slog.Logger) error {
 	cat := images.Catalog{Dir: filepath.Join(state, "images")}
 	have := map[string]bool{}
-	if trees, err := cat.List(); err == nil {
+	if trees, err := cat.List(); err == nil && kit == nil {
 		for _, t := range trees {
 			have[t.Name] = true
 		}
@@ -197,6 +214,16 @@ func ensureTree(ctx context.Context, state string, plan *provision.Plan, log *sl
 			return err
 		}
 		defer os.RemoveAll(src)
+		if kit != nil {
+			if err := kit.WriteTree(src); err != nil {
+				return fmt.Errorf("lab install tree %s: %w", n.Image, err)
+			}
+			if _, err := cat.Import(ctx, src, images.ImportOptions{Name: n.Image, Force: true, Log: log}); err != nil {
+				return fmt.Errorf("lab install tree %s: %w", n.Image, err)
+			}
+			have[n.Image] = true
+			continue
+		}
 		files := map[string]string{
 			".treeinfo": "# A stand-in for CentOS 6.5 x86_64, made by provision lab up.\n[general]\nfamily = CentOS\nversion = 6.5\narch = x86_64\n\n" +
 				"[images-x86_64]\nkernel = images/pxeboot/vmlinuz\ninitrd = images/pxeboot/initrd.img\n",

@@ -39,6 +39,8 @@ type Config struct {
 	// QEMU is the emulator binary (default qemu-system-x86_64).
 	QEMU string
 	// KVM uses /dev/kvm when it is there; else QEMU emulates (TCG).
+	// Off by default: on the nested virtual machine this was built on,
+	// /dev/kvm exists but a KVM guest's iPXE hung at its first prompt.
 	KVM bool
 	// Disk, when set, is a raw image file the VM sees as its disk
 	// (virtio, /dev/vda): the installer leaves its record there.
