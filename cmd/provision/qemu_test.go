@@ -244,3 +244,57 @@ func dedup(s []string) []string {
 	}
 	return out
 }
+
+// TestQEMULab: lab nodes that are QEMU VMs (lab up --qemu-node), one
+// SeaBIOS with iPXE's ROM, one OVMF (its boot mode set to uefi here),
+// are discovered over their simulated iDRACs, PXE-boot over their
+// node's cable, install with the VM kit's installer, reboot to their
+// disk and reach ready through the installed system the lab runs from
+// the kickstart they left on it; nothing else is installed, and lab down
+// leaves no VM behind.
+func TestQEMULab(t *testing.T) {
+	vmKit(t)
+	bin := labBinary(t)
+	site, state := copySite(t, "staging"), t.TempDir()
+	data, err := os.ReadFile(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "name = \"compute02\"\n"
+	if !strings.Contains(string(data), line) {
+		t.Fatalf("staging has no compute02")
+	}
+	if err := os.WriteFile(site, []byte(strings.Replace(string(data), line, line+"boot_mode = \"uefi\"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // runs after labUp's lab down
+		if out, err := exec.Command("pgrep", "-af", "qemu-system.*-name compute0[12] ").Output(); err == nil {
+			t.Errorf("QEMU still running after lab down:\n%s", out)
+		}
+	})
+	labUp(t, bin, site, state, "--qemu-node", "compute01", "--qemu-node", "compute02")
+	out, _ := labRun(t, bin, "lab", "status", "--site", site, "--state", state)
+	if !regexpLine(out, `^compute01 .* qemu bios`) || !regexpLine(out, `^compute02 .* qemu uefi`) || !regexpLine(out, `^compute03 .* simulated`) {
+		t.Fatalf("lab status:\n%s", out)
+	}
+	out, code := labRun(t, bin, "up", "compute01", "compute02", "--site", site, "--state", state, "--yes", "--stagger", "0", "--retries", "0")
+	if code != 0 || !strings.Contains(out, "2 nodes, 2 ready, 0 not") {
+		t.Fatalf("up: exit %d\n%s", code, out)
+	}
+	installs := installsSinceForget(t, state)
+	for node, n := range installs {
+		want := 0
+		if node == "compute01" || node == "compute02" {
+			want = 1
+		}
+		if n != want {
+			t.Errorf("%s installed %d times, want %d", node, n, want)
+		}
+	}
+	for _, node := range []string{"compute01", "compute02"} {
+		console, err := os.ReadFile(filepath.Join(state, "lab", node+".console"))
+		if err != nil || !strings.Contains(string(console), "provision-vm: installed, rebooting") {
+			t.Errorf("%s: the console shows no install by the VM (%v)", node, err)
+		}
+	}
+}
