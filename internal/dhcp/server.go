@@ -82,7 +82,7 @@ const (
 	// waits for each event to be stored (an fsync) before the next;
 	// writers of different MACs wait at the same time, and a store
 	// with group commit writes their events in one transaction.
-	eventWriters    = 16
+	eventWriters    = 64
 	discoveredEvery = 10 * time.Minute
 	maxSeenMACs     = 4096
 )
