@@ -8,6 +8,7 @@ GO          ?= go
 BIN         := bin/provision
 SITE        ?= sites/paper.toml
 DEMO_STATE  ?= /var/lib/provision-demo
+QEMU        ?= 0
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -112,9 +113,10 @@ check: build sites ## check the example sites
 	$(BIN) check --site sites/paper.toml
 	$(BIN) check --site sites/staging.toml
 
-demo: deps build sites ## the main job: the paper's 27 nodes from off to ready in the virtual lab (root)
+demo: deps build sites ## the main job: the paper's 27 nodes from off to ready in the virtual lab (root; QEMU=N: N nodes are VMs)
+	@if [ "$(QEMU)" -gt 0 ]; then $(MAKE) --no-print-directory deps DEB_PKGS="$(E2E_PKGS)" && $(MAKE) --no-print-directory vmkit; fi
 	-$(BIN) lab down --site $(SITE) --state $(DEMO_STATE) >/dev/null 2>&1
-	$(BIN) lab up --site $(SITE) --state $(DEMO_STATE)
+	$(BIN) lab up --site $(SITE) --state $(DEMO_STATE) --qemu $(QEMU) --vmkit $(VMKIT)
 	$(BIN) up --yes --site $(SITE) --state $(DEMO_STATE) --stagger 0 --concurrency 16
 	@echo "the lab is still up: $(BIN) status --site $(SITE) --state $(DEMO_STATE); $(BIN) lab down --site $(SITE) --state $(DEMO_STATE)"
 .PHONY: help deps sites vmkit build install package test lint golden fuzz bench e2e check demo
