@@ -297,4 +297,19 @@ func TestQEMULab(t *testing.T) {
 			t.Errorf("%s: the console shows no install by the VM (%v)", node, err)
 		}
 	}
+	// A VM caught mid-boot: lab down (the cleanup) must stop it. The
+	// boot makes its console afresh.
+	if err := os.Remove(filepath.Join(state, "lab", "compute01.console")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"bmc", "pxe", "compute01"}, {"bmc", "power", "cycle", "compute01"}} {
+		if out, code := labRun(t, bin, append(args, "--site", site, "--state", state)...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := vm.WaitConsole(ctx, filepath.Join(state, "lab", "compute01.console"), 0, "iPXE"); err != nil {
+		t.Fatalf("compute01 did not boot again: %v", err)
+	}
 }
