@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -103,4 +104,22 @@ func ParseLinkFlap(s string) (LinkFlap, error) {
 	}
 	f.Down.Duration = min(flapDown, f.Period.Duration/2)
 	return f, nil
+}
+
+// checkQEMUFaults refuses the installer's fault switches on QEMU nodes:
+// their installer is the VM kit's, which has no %pre disk checks and
+// always calls back. The iDRAC and link faults apply to them as to every
+// node.
+func checkQEMUFaults(qemu map[string]string, faults map[string]NodeFaults) error {
+	var errs []error
+	for node := range qemu {
+		f := faults[node]
+		if f.NoCallback {
+			errs = append(errs, fmt.Errorf("node %s is a QEMU node: --no-callback applies to simulated nodes only", node))
+		}
+		if f.MissingDisk != "" {
+			errs = append(errs, fmt.Errorf("node %s is a QEMU node: --missing-disk applies to simulated nodes only", node))
+		}
+	}
+	return errors.Join(errs...)
 }

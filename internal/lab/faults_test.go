@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,5 +186,18 @@ func TestFlapper(t *testing.T) {
 				t.Errorf("port changes (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestCheckQEMUFaults(t *testing.T) {
+	qemu := map[string]string{"compute01": "bios"}
+	ok := map[string]NodeFaults{"compute01": {IDRACDown: true, LinkFlap: &LinkFlap{}}, "compute02": {NoCallback: true}}
+	if err := checkQEMUFaults(qemu, ok); err != nil {
+		t.Errorf("iDRAC and link faults on a QEMU node, installer faults on another: %v", err)
+	}
+	bad := map[string]NodeFaults{"compute01": {NoCallback: true, MissingDisk: "sdb"}}
+	err := checkQEMUFaults(qemu, bad)
+	if err == nil || !strings.Contains(err.Error(), "--no-callback") || !strings.Contains(err.Error(), "--missing-disk") {
+		t.Errorf("installer faults on a QEMU node: %v, want both refused", err)
 	}
 }

@@ -63,6 +63,9 @@ func Up(ctx context.Context, cfg Config) (*Record, error) {
 	if len(cfg.QEMU) > 0 && cfg.Kit == nil {
 		return nil, errors.New("QEMU nodes need the VM kit")
 	}
+	if err := checkQEMUFaults(cfg.QEMU, cfg.Faults); err != nil {
+		return nil, err
+	}
 	var kit *vm.Kit
 	if len(cfg.QEMU) > 0 {
 		kit = cfg.Kit
