@@ -76,24 +76,52 @@ func BootVM(ctx context.Context, cfg VMBoot) (VMResult, error) {
 	if err := cmd.Start(); err != nil {
 		return VMResult{}, fmt.Errorf("node %s: start QEMU: %w", cfg.Node, err)
 	}
-	// Wait reaps QEMU on every return path: stop kills it first.
-	defer func() { stop(); _ = cmd.Wait() }()
+	// This goroutine reaps QEMU, which ends on its own or when stop kills
+	// it; every return path below waits for it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() { stop(); <-exited }()
+	// watch ends when QEMU does, so a VM that dies is not waited on.
+	watch, unwatch := context.WithCancel(ctx)
+	defer unwatch()
+	go func() { // ends with QEMU or with watch
+		select {
+		case <-exited:
+			unwatch()
+		case <-watch.Done():
+		}
+	}()
+	died := func() error {
+		select {
+		case <-exited:
+			return fmt.Errorf("node %s: QEMU exited (%v); see %s", cfg.Node, waitErr, cfg.Console)
+		default:
+			return nil
+		}
+	}
 	cfg.Log.Info("VM powered on", "node", cfg.Node, "firmware", cfg.Firmware, "pid", cmd.Process.Pid, "console", cfg.Console)
-	off, err := vm.WaitConsole(ctx, cfg.Console, 0, "provision-vm: installed, rebooting", "provision-vm: install stopped")
+	off, err := vm.WaitConsole(watch, cfg.Console, 0, "provision-vm: installed, rebooting", "provision-vm: install stopped")
 	if err != nil {
 		if ctx.Err() != nil {
 			return VMResult{}, nil // powered off mid-install
+		}
+		if err := died(); err != nil {
+			return VMResult{}, err
 		}
 		cfg.Log.Warn("VM installer stopped; the VM waits at its error until powered off", "node", cfg.Node, "console", cfg.Console)
 		<-ctx.Done()
 		return VMResult{}, nil
 	}
 	cfg.Log.Info("VM installed, rebooting", "node", cfg.Node)
-	if _, err := vm.WaitConsole(ctx, cfg.Console, off, LocalBootSign(cfg.Firmware)); err != nil {
-		return VMResult{}, nil // powered off before it got there
+	if _, err := vm.WaitConsole(watch, cfg.Console, off, LocalBootSign(cfg.Firmware)); err != nil {
+		if ctx.Err() != nil {
+			return VMResult{}, nil // powered off before it got there
+		}
+		return VMResult{}, died()
 	}
 	stop()
-	_ = cmd.Wait()
+	<-exited
 	ks, err := vm.ReadDisk(cfg.Disk)
 	if err != nil {
 		return VMResult{}, fmt.Errorf("node %s: %w", cfg.Node, err)
