@@ -205,7 +205,13 @@ func TestProbeRefusesBesideUdhcpd(t *testing.T) {
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
 		t.Fatalf("probe found (-want +got):\n%s", d)
 	}
-	err := s.Serve(t.Context())
+	// Serve's own probe may miss udhcpd on a loaded machine (udhcpd
+	// ARP-pings before it offers); it would then serve until its context
+	// ends, which hung the test: a longer wait, and a deadline.
+	s.ProbeWait = 3 * time.Second
+	ctx, cancel := context.WithTimeout(t.Context(), labWait)
+	defer cancel()
+	err := s.Serve(ctx)
 	var ce *ConflictError
 	if !errors.As(err, &ce) || !errors.Is(err, ErrConflict) {
 		t.Fatalf("Serve = %v, want a conflict", err)
