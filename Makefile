@@ -31,7 +31,7 @@ BENCH_UNITS ?= tftpd-hpa nginx kea-dhcp4-server
 # Debian's archive: `make vmkit` downloads and unpacks them into VMKIT.
 VMKIT       ?= /var/cache/provision/vmkit
 VMKIT_MODS  := virtio.ko virtio_ring.ko virtio_pci_legacy_dev.ko virtio_pci_modern_dev.ko virtio_pci.ko failover.ko net_failover.ko virtio_net.ko virtio_blk.ko
-DEB_PKGS    ?= iproute2 openssl openssh-client udhcpc isc-dhcp-client curl atftp redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
+DEB_PKGS    ?= iproute2 openssl openssh-client ndisc6 udhcpc isc-dhcp-client curl atftp redfishtool xorriso ipxe pxelinux syslinux-common openssh-server haproxy keepalived bind9-utils openvpn mariadb-server-core chromium
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'

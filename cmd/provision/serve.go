@@ -26,6 +26,7 @@ type serveFlags struct {
 	tftpPort  int
 	noDHCP    bool
 	proxyDHCP bool
+	noRA      bool
 	pool      string
 	loaders   map[string]string
 	endpoints string
@@ -43,6 +44,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.tftpPort, "tftp-port", 69, "TFTP port (boot loaders)")
 	fl.BoolVar(&f.noDHCP, "no-dhcp", false, "do not serve DHCP (another server and a relay or --proxy-dhcp do)")
 	fl.BoolVar(&f.proxyDHCP, "proxy-dhcp", false, "answer only boot information; another DHCP server hands out addresses")
+	fl.BoolVar(&f.noRA, "no-ra", false, "do not answer IPv6 router solicitations on --interface (answered with no prefix and no default route, so iPXE does not wait ~13 s for a router)")
 	fl.StringVar(&f.pool, "pool", "", "give unknown MACs an address from `FIRST-LAST` (default: they get none)")
 	fl.StringToStringVar(&f.loaders, "loader", nil, "boot loader file, `NAME=PATH` (e.g. undionly.kpxe=/srv/undionly.kpxe)")
 	fl.StringVar(&f.endpoints, "bmc-endpoints", "", "JSON `FILE` of node -> iDRAC endpoint overrides (default $PROVISION_BMC_ENDPOINTS, then the lab's)")
@@ -58,7 +60,7 @@ const labEndpoints = "lab/endpoints.json"
 // applianceConfig turns the flags into the appliance's configuration.
 func (a *app) applianceConfig(f *serveFlags) (appliance.Config, error) {
 	cfg := appliance.Config{SiteFile: a.site, StateDir: a.state, Interface: f.iface, HTTPPort: f.httpPort,
-		TFTPPort: f.tftpPort, NoDHCP: f.noDHCP, NoHandoff: f.noProfile, ProxyDHCP: f.proxyDHCP, Pool: f.pool, Loaders: f.loaders, Log: a.log,
+		TFTPPort: f.tftpPort, NoDHCP: f.noDHCP, NoRA: f.noRA, NoHandoff: f.noProfile, ProxyDHCP: f.proxyDHCP, Pool: f.pool, Loaders: f.loaders, Log: a.log,
 		BMC: appliance.BMCConfig{CAFile: f.ca, Insecure: f.insecure, BasicAuth: f.basicAuth}}
 	if f.addr != "" {
 		addr, err := netip.ParseAddr(f.addr)

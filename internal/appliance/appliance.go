@@ -40,6 +40,10 @@ type Config struct {
 	// NoDHCP leaves DHCP to another server (with relay or ProxyDHCP).
 	NoDHCP    bool
 	ProxyDHCP bool
+	// NoRA: do not answer IPv6 router solicitations on Interface (see
+	// package ndp); answered by default, so iPXE does not wait for a
+	// router.
+	NoRA bool
 	// Pool, "FIRST-LAST", gives unknown MACs an address.
 	Pool string
 	// Loaders names boot loader files explicitly (TFTP name to path).

@@ -16,6 +16,7 @@ import (
 	"github.com/provision/provision/internal/bootcfg"
 	"github.com/provision/provision/internal/dhcp"
 	"github.com/provision/provision/internal/httpd"
+	"github.com/provision/provision/internal/ndp"
 	"github.com/provision/provision/internal/tftp"
 	"github.com/provision/provision/kickstart"
 	"github.com/provision/provision/provision"
@@ -28,6 +29,9 @@ type Servers struct {
 	DHCP *dhcp.Server // nil when Config.NoDHCP
 	TFTP *tftp.Server
 	HTTP *httpd.Server
+	// RA answers IPv6 router solicitations on the DHCP interface; nil
+	// when there is none (every interface) or Config.NoRA.
+	RA *ndp.Advertiser
 }
 
 // Servers builds the DHCP, TFTP and HTTP servers of the current plan.
@@ -89,6 +93,9 @@ func (a *Appliance) Servers() (*Servers, error) {
 			Events: a.Tracker.Record,
 			Log:    a.log.With("server", "dhcp"),
 		}
+		if a.cfg.Interface != "" && !a.cfg.NoRA {
+			s.RA = &ndp.Advertiser{Interface: a.cfg.Interface, Log: a.log.With("server", "ndp")}
+		}
 		if a.cfg.Pool != "" {
 			p, err := dhcp.ParsePool(a.cfg.Pool)
 			if err != nil {
@@ -145,6 +152,16 @@ func (s *Servers) Serve(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.TFTP.Serve(ctx) })
 	g.Go(func() error { return s.HTTP.Serve(ctx) })
+	if s.RA != nil {
+		g.Go(func() error {
+			// Without IPv6 on the interface the nodes' iPXE waits for a
+			// router, and installs all the same: not worth stopping for.
+			if err := s.RA.Serve(ctx); err != nil && s.RA.Log != nil {
+				s.RA.Log.Warn("not answering IPv6 router solicitations: iPXE will wait ~13 s for a router at each DHCP", "err", err)
+			}
+			return nil
+		})
+	}
 	return g.Wait()
 }
 
