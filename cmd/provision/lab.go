@@ -148,10 +148,7 @@ STATE/lab/NODE.console.`,
 			var kit *vm.Kit
 			if len(qemu) > 0 {
 				if vmkit == "" {
-					vmkit = a.getenv("PROVISION_VMKIT")
-				}
-				if vmkit == "" {
-					vmkit = vm.DefaultKitDir
+					vmkit = vm.KitDir(a.getenv)
 				}
 				if kit, err = vm.FindKit(vmkit); err != nil {
 					return fmt.Errorf("--qemu: %w", err)

@@ -28,11 +28,7 @@ func vmKit(t *testing.T) *vm.Kit {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Fatalf("PROVISION_QEMU is set but %v", vm.ErrNoQEMU)
 	}
-	dir := os.Getenv("PROVISION_VMKIT")
-	if dir == "" {
-		dir = vm.DefaultKitDir
-	}
-	k, err := vm.FindKit(dir)
+	k, err := vm.FindKit(vm.KitDir(os.Getenv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +186,9 @@ func TestQEMUServe(t *testing.T) {
 		_ = r.cmd.Process.Kill()
 	}
 	stopServe()
+	if out, _ := os.ReadFile(serveLog); !strings.Contains(string(out), "answering IPv6 router solicitations") {
+		t.Errorf("serve did not start its router advertiser (iPXE waits ~13 s for a router at each DHCP); its log:\n%s", out)
+	}
 
 	st, err := store.Open(state, 5*time.Second)
 	if err != nil {

@@ -28,22 +28,10 @@ func InstallFrom(cfg Config, ks []byte) error {
 	if err != nil {
 		return fmt.Errorf("simnode: node %s: %w", cfg.Node, err)
 	}
-	root, err := os.OpenRoot(cfg.RootDir)
+	// The reports were the VM's installer's to send.
+	files, err := n.runPost(steps, func(report) {})
 	if err != nil {
-		return fmt.Errorf("simnode: node %s: root dir: %w", cfg.Node, err)
-	}
-	defer root.Close()
-	files := 0
-	for _, s := range steps {
-		if s.op == nil {
-			continue // a report: the VM's installer sent its own
-		}
-		if err := apply(root, *s.op); err != nil {
-			return fmt.Errorf("simnode: node %s: %%post: %w", cfg.Node, err)
-		}
-		if s.op.kind == "write" {
-			files++
-		}
+		return fmt.Errorf("simnode: node %s: %w", cfg.Node, err)
 	}
 	if err := os.WriteFile(n.installedMarker(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("simnode: node %s: installed marker: %w", cfg.Node, err)

@@ -83,26 +83,35 @@ func (n *node) post(ctx context.Context, ks ksScripts, cb callbacks) error {
 		cb.post(ctx, "failed", "post-install step failed: "+err.Error())
 		return nil
 	}
+	files, err := n.runPost(steps, func(r report) { cb.post(ctx, r.state, r.msg) })
+	if err != nil {
+		return err
+	}
+	n.step(PhaseInstaller, "post", fmt.Sprintf("%%post wrote %d files under %s", files, n.cfg.RootDir))
+	return ctx.Err()
+}
+
+// runPost does %post's steps in order under RootDir, handing each report
+// to onReport, and returns how many files it wrote.
+func (n *node) runPost(steps []postStep, onReport func(report)) (files int, err error) {
 	root, err := os.OpenRoot(n.cfg.RootDir)
 	if err != nil {
-		return fmt.Errorf("root dir: %w", err)
+		return 0, fmt.Errorf("root dir: %w", err)
 	}
 	defer root.Close()
-	files := 0
 	for _, s := range steps {
 		if s.report != nil {
-			cb.post(ctx, s.report.state, s.report.msg)
+			onReport(*s.report)
 			continue
 		}
 		if err := apply(root, *s.op); err != nil {
-			return fmt.Errorf("%%post: %w", err)
+			return files, fmt.Errorf("%%post: %w", err)
 		}
 		if s.op.kind == "write" {
 			files++
 		}
 	}
-	n.step(PhaseInstaller, "post", fmt.Sprintf("%%post wrote %d files under %s", files, n.cfg.RootDir))
-	return ctx.Err()
+	return files, nil
 }
 
 // apply does op inside root: os.Root keeps every path under it.

@@ -16,6 +16,15 @@ import (
 // DefaultKitDir is where `make vmkit` puts the kit.
 const DefaultKitDir = "/var/cache/provision/vmkit"
 
+// KitDir is the kit directory: $PROVISION_VMKIT (read with getenv),
+// else DefaultKitDir.
+func KitDir(getenv func(string) string) string {
+	if d := getenv("PROVISION_VMKIT"); d != "" {
+		return d
+	}
+	return DefaultKitDir
+}
+
 // ErrNoKit says the kit directory lacks a piece; the error names it and
 // how to make the kit.
 var ErrNoKit = errors.New("VM kit incomplete (make vmkit downloads it from Debian's archive)")

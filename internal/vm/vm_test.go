@@ -31,11 +31,7 @@ func kit(t *testing.T) *Kit {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Fatalf("PROVISION_QEMU is set but %v", ErrNoQEMU)
 	}
-	dir := os.Getenv("PROVISION_VMKIT")
-	if dir == "" {
-		dir = DefaultKitDir
-	}
-	k, err := FindKit(dir)
+	k, err := FindKit(KitDir(os.Getenv))
 	if err != nil {
 		t.Fatal(err)
 	}
