@@ -153,8 +153,12 @@ func TestQEMUServe(t *testing.T) {
 		}
 	}
 	t.Cleanup(stopServe)
-	// serve probes for another DHCP server before it answers; the VMs'
-	// firmware retries DHCP meanwhile, as it would on a real network.
+	// serve probes for another DHCP server before it answers (4 s); a
+	// firmware gives up DHCP after some 20 s, which a loaded machine
+	// could exceed, so the VMs start once serve answers.
+	if _, err := vm.WaitConsole(ctx, serveLog, 0, `msg="dhcp serving"`); err != nil {
+		t.Fatalf("serve did not start: %v", err)
+	}
 	dir := t.TempDir()
 	type running struct {
 		node, serial string
@@ -174,15 +178,18 @@ func TestQEMUServe(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		all = append(all, running{v.node, serial, cmd})
 	}
+	start := time.Now()
 	for i, r := range all {
 		off, err := vm.WaitConsole(ctx, r.serial, 0, "provision-vm: installed, rebooting", "provision-vm: install stopped")
 		if err != nil {
 			out, _ := os.ReadFile(serveLog)
 			t.Fatalf("%s: %v\nserve's log:\n%s", r.node, err, out)
 		}
+		t.Logf("%s (%s): installed %s after power-on", r.node, vms[i].fw, time.Since(start).Round(time.Second))
 		if _, err := vm.WaitConsole(ctx, r.serial, off, vms[i].local); err != nil {
 			t.Fatalf("%s: second boot: %v", r.node, err)
 		}
+		t.Logf("%s (%s): turned to its disk %s after power-on", r.node, vms[i].fw, time.Since(start).Round(time.Second))
 		_ = r.cmd.Process.Kill()
 	}
 	stopServe()
