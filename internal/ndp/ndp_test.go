@@ -122,3 +122,18 @@ func waitLinkLocal(t *testing.T, ns *netnstest.NS, dev string) {
 		}
 	}
 }
+
+// FuzzIsSolicitation: any datagram from the network is taken or left,
+// never a crash, and only a well-formed solicitation is taken.
+func FuzzIsSolicitation(f *testing.F) {
+	rs, _ := (&icmp.Message{Type: ipv6.ICMPTypeRouterSolicitation, Body: &icmp.RawBody{Data: make([]byte, 4)}}).Marshal(nil)
+	ra, _ := Advertisement(net.HardwareAddr{2, 0, 0, 0, 0, 1})
+	f.Add(rs, 255)
+	f.Add(ra, 255)
+	f.Add(rs[:3], 255)
+	f.Fuzz(func(t *testing.T, b []byte, hop int) {
+		if isSolicitation(b, hop) && (hop != 255 || len(b) < 8 || b[0] != 133 || b[1] != 0) {
+			t.Fatalf("took % x (hop limit %d)", b, hop)
+		}
+	})
+}
