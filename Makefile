@@ -19,7 +19,8 @@ FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTre
   ./internal/dhcp:FuzzHandle ./internal/tftp:FuzzCleanPath ./internal/bootcfg:FuzzParseMAC \
   ./internal/httpd:FuzzParseCallback ./internal/httpd:FuzzBootScriptQuery ./internal/idracsim:FuzzHandler \
   ./internal/bmc:FuzzParseCollection ./internal/bmc:FuzzParseJob ./internal/bmc:FuzzNormalizeFingerprint \
-  ./internal/bmc:FuzzOlderThan ./internal/ndp:FuzzIsSolicitation
+  ./internal/bmc:FuzzOlderThan ./internal/ndp:FuzzIsSolicitation ./internal/dhcp:FuzzParsePacket ./internal/dhcp:FuzzAppendPacket \
+  ./internal/api:FuzzRequests
 # Debian packages the tests use as real peers. Each issue's tests add theirs.
 E2E_PKGS    ?= qemu-system-x86 ipxe-qemu ovmf
 # The peers `make bench` measures against, and the system daemons their
