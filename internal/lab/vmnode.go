@@ -114,7 +114,7 @@ func BootVM(ctx context.Context, cfg VMBoot) (VMResult, error) {
 		return VMResult{}, nil
 	}
 	cfg.Log.Info("VM installed, rebooting", "node", cfg.Node)
-	if _, err := vm.WaitConsole(watch, cfg.Console, off, LocalBootSign(cfg.Firmware)); err != nil {
+	if _, err := vm.WaitConsole(watch, cfg.Console, off, vm.LocalBootSign(cfg.Firmware)); err != nil {
 		if ctx.Err() != nil {
 			return VMResult{}, nil // powered off before it got there
 		}
@@ -128,15 +128,6 @@ func BootVM(ctx context.Context, cfg VMBoot) (VMResult, error) {
 	}
 	cfg.Log.Info("VM boots its disk: the lab runs the installed system", "node", cfg.Node)
 	return VMResult{Installed: true, Kickstart: ks}, nil
-}
-
-// LocalBootSign is what a firmware prints when, its netboot off (a DHCP
-// offer without a boot file), it turns to the disk.
-func LocalBootSign(fw vm.Firmware) string {
-	if fw == vm.UEFI {
-		return "BdsDxe: failed to load"
-	}
-	return "Booting from Hard Disk"
 }
 
 // wireTap makes the VM's tap and joins it to nic, both ways: an ingress

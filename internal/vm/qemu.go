@@ -38,10 +38,6 @@ type Config struct {
 	MemoryMiB int
 	// QEMU is the emulator binary (default qemu-system-x86_64).
 	QEMU string
-	// KVM uses /dev/kvm when it is there; else QEMU emulates (TCG).
-	// Off by default: on the nested virtual machine this was built on,
-	// /dev/kvm exists but a KVM guest's iPXE hung at its first prompt.
-	KVM bool
 	// Disk, when set, is a raw image file the VM sees as its disk
 	// (virtio, /dev/vda): the installer leaves its record there.
 	Disk string
@@ -82,12 +78,10 @@ func Command(ctx context.Context, cfg Config) (*exec.Cmd, error) {
 	if mem == 0 {
 		mem = 384
 	}
+	// Emulated (TCG) always: on the nested virtual machine this was
+	// built on, /dev/kvm exists but a KVM guest's iPXE hung at its first
+	// prompt.
 	accel := "tcg"
-	if cfg.KVM {
-		if _, err := os.Stat("/dev/kvm"); err == nil {
-			accel = "kvm"
-		}
-	}
 	args := []string{"-name", cfg.Name, "-m", strconv.Itoa(mem),
 		"-nographic", "-monitor", "none", "-nodefaults", "-no-user-config",
 		"-serial", "file:" + cfg.Serial,
@@ -117,4 +111,14 @@ func Command(ctx context.Context, cfg Config) (*exec.Cmd, error) {
 		return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", cfg.Namespace, path}, args...)...), nil
 	}
 	return exec.CommandContext(ctx, path, args...), nil
+}
+
+// LocalBootSign is what a firmware prints on the serial console when,
+// its netboot off (a DHCP offer without a boot file), it turns to the
+// disk.
+func LocalBootSign(fw Firmware) string {
+	if fw == UEFI {
+		return "BdsDxe: failed to load"
+	}
+	return "Booting from Hard Disk"
 }
