@@ -88,7 +88,6 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 done
 [ -n "$ok" ] || halt_here "cannot fetch the kickstart $ks"
 say "kickstart: $(wc -c </tmp/ks.cfg) bytes"
-grep -q '^%pre' /tmp/ks.cfg || true
 url=$(sed -n 's/^url .*--url[= ]\([^ ]*\).*/\1/p' /tmp/ks.cfg | head -n 1)
 [ -n "$url" ] || { post failed "kickstart has no url command"; halt_here "kickstart has no url command"; }
 wget -q -O /tmp/treeinfo "$url/.treeinfo" || { post failed "install tree $url unreachable"; halt_here "install tree $url unreachable"; }
