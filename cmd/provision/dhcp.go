@@ -64,8 +64,8 @@ this server beside TFTP and HTTP; this command runs it alone.`,
 	f.BoolVar(&proxy, "proxy-dhcp", false, "answer boot information only; another server hands out addresses")
 	f.StringVar(&poolRange, "pool", "", "dynamic `FIRST-LAST` range for MACs of no node (default: none)")
 	f.BoolVar(&noProbe, "no-probe", false, "skip the start-up check for another DHCP server")
-	f.IntVar(&workers, "workers", 0, "requests handled at once (default 4)")
-	f.IntVar(&queue, "queue", 0, "requests queued before more are dropped (default 1024)")
+	f.IntVar(&workers, "workers", 0, "goroutines that read and answer each DHCP socket (default 1)")
+	f.IntVar(&queue, "queue", 0, "requests the DHCP socket holds while busy; the kernel drops more, counted as queue_drops (default 2048)")
 	return cmd
 }
 

@@ -7,7 +7,7 @@ import "sync/atomic"
 type Counters struct {
 	Received    atomic.Uint64 // packets read from the sockets
 	Malformed   atomic.Uint64 // dropped: not a parseable DHCP request
-	QueueDrops  atomic.Uint64 // dropped: the work queue was full
+	QueueDrops  atomic.Uint64 // dropped by the kernel: the socket's receive queue was full
 	Ignored     atomic.Uint64 // well-formed, nothing to answer (other server's, BOOTP, ...)
 	Offers      atomic.Uint64
 	Acks        atomic.Uint64

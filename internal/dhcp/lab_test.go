@@ -198,6 +198,7 @@ func readEnv(t testing.TB, path string) map[string]string {
 
 // client is a DHCP client process in a namespace.
 type client struct {
+	pid  int           // the process (ip netns exec execs it in place)
 	done chan struct{} // closed when the process has ended
 	err  error         // its exit, once done is closed
 }
@@ -217,7 +218,7 @@ func startClient(t testing.TB, ns *netnstest.NS, name string, args ...string) *c
 		cancel()
 		t.Fatalf("start %s: %v", name, err)
 	}
-	c := &client{done: make(chan struct{})}
+	c := &client{pid: cmd.Process.Pid, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		close(c.done)

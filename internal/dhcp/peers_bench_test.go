@@ -42,28 +42,31 @@ const perfdhcpAddr = "10.3.1.11/24"
 const perfdhcpMaxDrops = 2.5
 
 // dhcpPeer is a DHCP server under test: start serves avalanchePlan(n) in
-// l's server namespace until the benchmark ends.
+// l's server namespace until the benchmark ends, and returns the process
+// that serves, whose CPU time the benchmarks count (/proc/PID/stat).
 type dhcpPeer struct {
 	name  string
 	tool  string // the program that must be installed, "" for none
-	start func(b *testing.B, l *lab, n int)
+	start func(b *testing.B, l *lab, n int) (pid int)
 }
 
 func dhcpPeers() []dhcpPeer {
 	return []dhcpPeer{
-		{"provision", "", func(b *testing.B, l *lab, n int) { startProvision(b, l, n, false) }},
-		{"provision-events", "", func(b *testing.B, l *lab, n int) { startProvision(b, l, n, true) }},
+		{"provision", "", func(b *testing.B, l *lab, n int) int { return startProvision(b, l, n, false) }},
+		{"provision-events", "", func(b *testing.B, l *lab, n int) int { return startProvision(b, l, n, true) }},
 		{"dnsmasq", "dnsmasq", startDnsmasq},
-		{"kea", "kea-dhcp4", func(b *testing.B, l *lab, n int) { startKea(b, l, n, false) }},
-		{"kea-mt", "kea-dhcp4", func(b *testing.B, l *lab, n int) { startKea(b, l, n, true) }},
+		{"kea", "kea-dhcp4", func(b *testing.B, l *lab, n int) int { return startKea(b, l, n, false) }},
+		{"kea-mt", "kea-dhcp4", func(b *testing.B, l *lab, n int) int { return startKea(b, l, n, true) }},
 	}
 }
 
 // startProvision serves avalanchePlan(n): without an event sink, as the
 // other DHCP benchmarks run, or with events, as the appliance runs:
 // every lease recorded through a tracker into a state store (bbolt,
-// fsynced, group commit) in a temporary directory.
-func startProvision(b *testing.B, l *lab, n int, events bool) {
+// fsynced, group commit) in a temporary directory. It serves in this
+// process, whose pid it returns: while perfdhcp runs, the benchmark
+// goroutine only waits for it (a child's CPU is not counted).
+func startProvision(b *testing.B, l *lab, n int, events bool) int {
 	plan := avalanchePlan(n)
 	var tr *tracker.Tracker
 	if events {
@@ -88,6 +91,7 @@ func startProvision(b *testing.B, l *lab, n int, events bool) {
 			c.Received.Load(), c.QueueDrops.Load(), c.Malformed.Load(), c.Offers.Load(), c.Acks.Load(), c.SendErrors.Load(),
 			c.EventDrops.Load())
 	})
+	return os.Getpid()
 }
 
 // peerHost is reservation i as the peers' configurations write it.
@@ -107,7 +111,7 @@ func peerHosts(n int) []peerHost {
 // and its lease file in a temporary directory. --no-ping: it would
 // otherwise ICMP-probe addresses; --quiet-dhcp: no log line per packet
 // (provision runs without its event sink here too).
-func startDnsmasq(b *testing.B, l *lab, n int) {
+func startDnsmasq(b *testing.B, l *lab, n int) int {
 	dir := b.TempDir()
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "port=0\nno-resolv\nno-hosts\ninterface=%s\nbind-interfaces\n", labServerIf)
@@ -125,15 +129,16 @@ func startDnsmasq(b *testing.B, l *lab, n int) {
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	startClient(b, l.server, "dnsmasq", "--keep-in-foreground", "--conf-file="+path)
+	c := startClient(b, l.server, "dnsmasq", "--keep-in-foreground", "--conf-file="+path)
 	waitUDP(b, l.server, ServerPort)
+	return c.pid
 }
 
 // startKea runs kea-dhcp4 with a memfile lease database (persisted, lease
 // file cleanup off) in a temporary directory and the n reservations in
 // the subnet: with mt, multi-threaded (2 threads, one per core here);
 // without, as Kea 2.2 (Debian 12) runs by default, in one thread.
-func startKea(b *testing.B, l *lab, n int, mt bool) {
+func startKea(b *testing.B, l *lab, n int, mt bool) int {
 	dir := b.TempDir()
 	type kv = map[string]any
 	res := make([]kv, 0, n)
@@ -169,8 +174,9 @@ func startKea(b *testing.B, l *lab, n int, mt bool) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	startClient(b, l.server, "env", "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir, "kea-dhcp4", "-c", path)
+	c := startClient(b, l.server, "env", "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir, "kea-dhcp4", "-c", path)
 	waitUDP(b, l.server, ServerPort)
+	return c.pid // env execs kea-dhcp4 in place
 }
 
 // BenchmarkPerfdhcp: perfdhcp (kea-admin) runs DORA exchanges with MACs
@@ -192,7 +198,7 @@ func BenchmarkPerfdhcp(b *testing.B) {
 				needTool(b, p.tool)
 			}
 			l := newLab(b, "", perfdhcpAddr)
-			p.start(b, l, n)
+			pid := p.start(b, l, n)
 			macs := filepath.Join(b.TempDir(), "macs")
 			var list strings.Builder
 			for _, h := range peerHosts(n) {
@@ -217,11 +223,13 @@ func BenchmarkPerfdhcp(b *testing.B) {
 			var best perfdhcpResult
 			b.ResetTimer()
 			for b.Loop() {
-				best = perfdhcpSearch(b, l, macs)
+				best = perfdhcpSearch(b, l, macs, pid)
 			}
 			b.ReportMetric(best.leases, "leases/s")
 			b.ReportMetric(best.drops, "%drops")
 			b.ReportMetric(float64(best.rate), "rate-asked")
+			b.ReportMetric(best.cpu, "server-us/lease")
+			b.ReportMetric(1e6/best.cpu, "leases/core-s")
 		})
 	}
 }
@@ -230,16 +238,20 @@ func BenchmarkPerfdhcp(b *testing.B) {
 type perfdhcpResult struct {
 	rate          int
 	leases, drops float64 // ACKs per second; % of DISCOVERs with no ACK
+	// cpu is the server's CPU time (user and system) per ACK, in us: 1e6/cpu
+	// is the rate one core would sustain, whatever the load generator
+	// can send.
+	cpu float64
 }
 
 func (r perfdhcpResult) ok() bool { return r.rate > 0 && r.drops <= perfdhcpMaxDrops }
 
 // perfdhcpSearch finds the highest rate with drops <= perfdhcpMaxDrops.
-func perfdhcpSearch(b *testing.B, l *lab, macs string) perfdhcpResult {
+func perfdhcpSearch(b *testing.B, l *lab, macs string, pid int) perfdhcpResult {
 	try := func(rate int) perfdhcpResult {
-		r := runPerfdhcp(b, l, macs, rate)
+		r := runPerfdhcp(b, l, macs, rate, pid)
 		if !r.ok() {
-			r = runPerfdhcp(b, l, macs, rate)
+			r = runPerfdhcp(b, l, macs, rate, pid)
 		}
 		return r
 	}
@@ -285,13 +297,15 @@ const perfdhcpPeriod = 3 // seconds per rate
 // against 19,000 at 16,000/s). The datagrams its socket dropped (the
 // client namespace's UDP RcvbufErrors) are logged: those drops are the
 // load generator's, not the server's.
-func runPerfdhcp(b *testing.B, l *lab, macs string, rate int) perfdhcpResult {
+func runPerfdhcp(b *testing.B, l *lab, macs string, rate, pid int) perfdhcpResult {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	args := []string{"-4", "-g", "single", "-l", labClientIf, "-M", macs, "-r", strconv.Itoa(rate),
 		"-p", strconv.Itoa(perfdhcpPeriod), "-W", "1000000"}
 	rcvbuf := udpRcvbufErrors(b, l)
+	cpu := processCPU(b, pid)
 	out, err := l.client.Command(ctx, "perfdhcp", args...).CombinedOutput()
+	cpu = processCPU(b, pid) - cpu
 	rcvbuf = udpRcvbufErrors(b, l) - rcvbuf
 	// perfdhcp exits 3 when packets were dropped.
 	var ee *exec.ExitError
@@ -303,10 +317,39 @@ func runPerfdhcp(b *testing.B, l *lab, macs string, rate int) perfdhcpResult {
 		b.Fatalf("perfdhcp %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	r := perfdhcpResult{rate: rate, leases: float64(acks) / perfdhcpPeriod, drops: 100 * float64(sent-acks) / float64(sent)}
-	b.Logf("perfdhcp %s: %d DISCOVERs, %d ACKs: %.0f leases/s, %.2f %% drops; %d replies dropped at perfdhcp's socket",
-		strings.Join(args, " "), sent, acks, r.leases, r.drops, rcvbuf)
+	if acks > 0 {
+		r.cpu = float64(cpu.Microseconds()) / float64(acks)
+	}
+	b.Logf("perfdhcp %s: %d DISCOVERs, %d ACKs: %.0f leases/s, %.2f %% drops; %d replies dropped at perfdhcp's socket; server CPU %s, %.1f us/lease",
+		strings.Join(args, " "), sent, acks, r.leases, r.drops, rcvbuf, cpu, r.cpu)
 	return r
 }
+
+// processCPU is the CPU time (user and system, all threads, not its
+// children) process pid has used so far, from /proc/PID/stat.
+func processCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("server CPU time: %v", err)
+	}
+	// The command name, in parentheses, may hold spaces: count the
+	// fields after it. utime and stime are the 14th and 15th.
+	i := strings.LastIndexByte(string(data), ')')
+	f := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(f) < 13 {
+		b.Fatalf("server CPU time: /proc/%d/stat: %q", pid, data)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("server CPU time: /proc/%d/stat: %q", pid, data)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is the unit of /proc/PID/stat's times (USER_HZ, 100 on
+// Linux for every architecture Go runs on there).
+const clockTicks = 100
 
 // udpRcvbufErrors is the client namespace's count of UDP datagrams
 // dropped because a socket's receive buffer was full (/proc/net/snmp).

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,9 +44,12 @@ type Server struct {
 	// dropped and counted rather than stalling the replies.
 	Events provision.EventSink
 	Log    *slog.Logger
-	// Workers and Queue bound the work under a storm (defaults: 4
-	// workers, 1024 queued packets); packets beyond are dropped and
-	// counted.
+	// Workers is how many goroutines read and answer each socket
+	// (default 1: one answers faster than perfdhcp can ask on two
+	// cores, and more contend for the socket). Queue is how many
+	// requests the socket's receive buffer holds while they are busy
+	// (default 2048); the kernel drops the datagrams beyond, and
+	// Counters.QueueDrops counts them. Both bound the work under a storm.
 	Workers, Queue int
 	// NoProbe skips the start-up check for another DHCP server.
 	NoProbe bool
@@ -71,13 +73,12 @@ type Server struct {
 	idx       atomic.Pointer[macIndex]
 	seen      seenMACs
 	events    []chan provision.Event // one per event writer, set by Serve before any worker starts
-	bufs      sync.Pool              // of *[maxPacket]byte, for read
 }
 
 const (
 	defaultLeaseTime = 24 * time.Hour
-	defaultWorkers   = 4
-	defaultQueue     = 1024
+	defaultWorkers   = 1
+	defaultQueue     = 2048
 	// eventWriters is how many goroutines call Events. One writer
 	// waits for each event to be stored (an fsync) before the next;
 	// writers of different MACs wait at the same time, and a store
