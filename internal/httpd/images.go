@@ -3,6 +3,8 @@ package httpd
 import (
 	"errors"
 	"io/fs"
+	"log/slog"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -23,7 +25,8 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, provision.Event{IP: peer(r).String()}, "images", "bad-path", http.StatusNotFound)
 		return
 	}
-	f, err := s.Images.Open(p)
+	s.filesOnce.Do(func() { s.files = newOpenFiles(s.Images) })
+	f, err := s.files.get(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Installers probe for optional files (updates.img,
@@ -36,9 +39,9 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, provision.Event{IP: peer(r).String()}, "images", "not-servable", http.StatusNotFound)
 		return
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
+	defer s.files.put(p, f)
+	st := f.info
+	if !st.Mode().IsRegular() {
 		http.Error(w, http.StatusText(http.StatusNotFound), http.StatusNotFound)
 		return
 	}
@@ -47,6 +50,14 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 		// recorder): the server's WriteTimeout still holds.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.Timeouts.withDefaults().Write + extra))
 	}
-	s.logger().Debug("images", "path", p, "ip", peer(r).String(), "range", r.Header.Get("Range") != "")
-	http.ServeContent(w, r, path.Base(p), st.ModTime(), f)
+	if log := s.logger(); log.Enabled(r.Context(), slog.LevelDebug) {
+		log.Debug("images", "path", p, "ip", peer(r).String(), "range", r.Header.Get("Range") != "")
+	}
+	name := path.Base(p)
+	if mime.TypeByExtension(path.Ext(name)) == "" {
+		// What ServeContent would sniff for a boot image or an RPM,
+		// without reading the file's head and seeking back.
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
+	http.ServeContent(w, r, name, st.ModTime(), f.File)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/provision/provision/provision"
@@ -90,6 +91,9 @@ type Server struct {
 	Operator http.Handler
 	// Middleware, when set, wraps every route (request metrics).
 	Middleware func(http.Handler) http.Handler
+
+	filesOnce sync.Once
+	files     *openFiles // Images' files kept open between requests
 }
 
 // Timeouts are the server's connection timeouts.
@@ -157,6 +161,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if s.files != nil {
+		s.files.close()
+	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return fmt.Errorf("http: serve %s: %w", ln.Addr(), serr)
 	}
