@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -54,10 +55,43 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 		log.Debug("images", "path", p, "ip", peer(r).String(), "range", r.Header.Get("Range") != "")
 	}
 	name := path.Base(p)
-	if mime.TypeByExtension(path.Ext(name)) == "" {
+	ctype := mime.TypeByExtension(path.Ext(name))
+	if ctype == "" {
 		// What ServeContent would sniff for a boot image or an RPM,
 		// without reading the file's head and seeking back.
-		w.Header().Set("Content-Type", "application/octet-stream")
+		ctype = "application/octet-stream"
 	}
-	http.ServeContent(w, r, name, st.ModTime(), f.File)
+	if !wholeFile(r) {
+		w.Header().Set("Content-Type", ctype)
+		http.ServeContent(w, r, name, st.ModTime(), f.File)
+		return
+	}
+	// The whole file, as an installer asks for it: the response
+	// ServeContent would give, with the headers made at open.
+	h := w.Header()
+	h["Content-Type"] = []string{ctype}
+	h["Accept-Ranges"] = acceptRanges
+	if f.lastModified != nil {
+		h["Last-Modified"] = f.lastModified
+	}
+	h["Content-Length"] = f.length
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return
+	}
+	// net/http's response sends the file with sendfile(2).
+	_, _ = io.CopyN(w, f.File, st.Size())
+}
+
+var acceptRanges = []string{"bytes"}
+
+// wholeFile says whether r asks for the whole file with no condition:
+// no Range and no If- header, which ServeContent would have to weigh.
+func wholeFile(r *http.Request) bool {
+	h := r.Header
+	return len(h["Range"]) == 0 && len(h["If-Match"]) == 0 && len(h["If-None-Match"]) == 0 &&
+		len(h["If-Modified-Since"]) == 0 && len(h["If-Unmodified-Since"]) == 0 && len(h["If-Range"]) == 0
 }

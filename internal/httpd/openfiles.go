@@ -2,7 +2,9 @@ package httpd
 
 import (
 	"io/fs"
+	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -31,11 +33,14 @@ type openFiles struct {
 }
 
 // openFile is an open install-tree file and what was read of it at
-// open.
+// open, with its response headers made once.
 type openFile struct {
 	*os.File
 	info   fs.FileInfo
 	opened time.Time
+	// Content-Length and Last-Modified (nil when the time is zero or
+	// the epoch, as ServeContent leaves it out).
+	length, lastModified []string
 }
 
 const (
@@ -73,7 +78,11 @@ func (c *openFiles) get(name string) (*openFile, error) {
 		f.Close()
 		return nil, err
 	}
-	return &openFile{File: f, info: info, opened: now}, nil
+	of := &openFile{File: f, info: info, opened: now, length: []string{strconv.FormatInt(info.Size(), 10)}}
+	if mt := info.ModTime(); !mt.IsZero() && !mt.Equal(time.Unix(0, 0)) {
+		of.lastModified = []string{mt.UTC().Format(http.TimeFormat)}
+	}
+	return of, nil
 }
 
 // take removes the last descriptor of l, the idle list of name.
