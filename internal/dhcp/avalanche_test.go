@@ -1,7 +1,6 @@
 package dhcp
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -39,14 +38,7 @@ func BenchmarkAvalanche(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			l := newLab(b, "", "")
 			l.serve(b, avalanchePlan(n), func(s *Server) { s.Events = nil })
-			var conn net.PacketConn
-			err := l.client.Do(func() (err error) {
-				conn, err = ListenUDP(context.Background(), labClientIf, ClientPort)
-				return err
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+			conn := l.clientsConn(b, n)
 			defer conn.Close()
 			var took time.Duration
 			var dups, rounds int

@@ -196,6 +196,24 @@ func readEnv(t testing.TB, path string) map[string]string {
 	return env
 }
 
+// clientsConn opens the client end's port 68 for n simulated clients,
+// which share it. Its receive buffer stands for the n clients' own: it
+// is sized to hold a reply for each (setQueue), or replies that n
+// machines would each receive would be dropped at this one socket.
+func (l *lab) clientsConn(t testing.TB, n int) net.PacketConn {
+	t.Helper()
+	var conn net.PacketConn
+	err := l.client.Do(func() (err error) {
+		conn, err = ListenUDP(context.Background(), labClientIf, ClientPort)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setQueue(conn, 2*n)
+	return conn
+}
+
 // client is a DHCP client process in a namespace.
 type client struct {
 	pid  int           // the process (ip netns exec execs it in place)

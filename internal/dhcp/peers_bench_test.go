@@ -209,14 +209,7 @@ func BenchmarkPerfdhcp(b *testing.B) {
 			}
 			// Warm up: every reserved client leased once, so that
 			// each rate finds the same lease database.
-			var conn net.PacketConn
-			err := l.client.Do(func() (err error) {
-				conn, err = ListenUDP(context.Background(), labClientIf, ClientPort)
-				return err
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+			conn := l.clientsConn(b, n)
 			w := peerAvalanche(b, conn, n, time.Minute)
 			conn.Close()
 			b.Logf("warm-up: %d of %d leased in %s", w.leased, n, w.took.Round(time.Millisecond))
@@ -416,14 +409,7 @@ func BenchmarkAvalanchePeers(b *testing.B) {
 				}
 				l := newLab(b, "", "")
 				p.start(b, l, n)
-				var conn net.PacketConn
-				err := l.client.Do(func() (err error) {
-					conn, err = ListenUDP(context.Background(), labClientIf, ClientPort)
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
+				conn := l.clientsConn(b, n)
 				defer conn.Close()
 				var r avalancheResult
 				for b.Loop() {
