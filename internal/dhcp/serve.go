@@ -68,8 +68,8 @@ func ListenUDP(ctx context.Context, ifname string, port int) (net.PacketConn, er
 // kernel to report the datagrams it drops when the buffer is full
 // (SO_RXQ_OVFL): under a burst the socket's queue is the server's queue.
 // SO_RCVBUFFORCE passes net.core.rmem_max (about 200 KiB by default) and
-// needs CAP_NET_ADMIN, which a DHCP server on port 67 has; without it the
-// kernel caps the size. Neither is fatal: a smaller buffer still serves
+// needs CAP_NET_ADMIN (the appliance runs as root); without it the kernel
+// caps the size. Neither is fatal: a smaller buffer still serves
 // and drops are then only missing from the counters.
 func setQueue(conn net.PacketConn, queue int) {
 	udp, ok := conn.(*net.UDPConn)
@@ -334,8 +334,8 @@ func (k *kernelDrops) update(oob []byte) uint64 {
 }
 
 // answer handles one datagram and sends the reply where RFC 2131 says.
-// The reply is built in sc and encoded into out, the worker's own, and
-// out is returned for the next datagram.
+// The reply is built in sc and encoded into out, the calling goroutine's
+// own, and out is returned for the next datagram.
 func (s *Server) answer(pk packet, out []byte, sc *scratch) []byte {
 	out, dest, ok := s.handlePacket(out[:0], pk.data, pk.peer, pk.boot, sc)
 	if !ok {
