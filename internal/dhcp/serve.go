@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/provision/provision/provision"
@@ -210,12 +212,19 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.listening()
 	}
 	s.log().Info("dhcp serving", "interface", s.Interface, "proxy", s.ProxyDHCP, "workers", workers, "queue", queue)
+	summarized := make(chan struct{})
+	go func() {
+		defer close(summarized)
+		s.summarize(ctx)
+	}()
 	stop := context.AfterFunc(ctx, func() {
 		for _, c := range conns {
 			c.conn.Close()
 		}
 	})
 	readWG.Wait()
+	cancel()
+	<-summarized
 	stop()
 	for _, c := range conns {
 		c.conn.Close()
@@ -329,6 +338,49 @@ func (k *kernelDrops) update(oob []byte) uint64 {
 		}
 		if k.seen.CompareAndSwap(old, count) {
 			return uint64(d)
+		}
+	}
+}
+
+// summarize logs what the server did every SummaryEvery, and once more
+// when ctx ends, each time there was anything to say.
+func (s *Server) summarize(ctx context.Context) {
+	every := s.SummaryEvery
+	if every == 0 {
+		every = defaultSummary
+	}
+	last := s.Counters.Snapshot()
+	say := func() {
+		now := s.Counters.Snapshot()
+		names := make([]string, 0, len(now))
+		for name, v := range now {
+			if v != last[name] {
+				names = append(names, name)
+			}
+		}
+		if len(names) == 0 {
+			return
+		}
+		sort.Strings(names)
+		args := make([]any, 0, 2*len(names))
+		for _, name := range names {
+			args = append(args, name, now[name]-last[name])
+		}
+		last = now
+		s.log().Info("dhcp summary", args...)
+	}
+	if every < 0 {
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			say()
+			return
+		case <-tick.C:
+			say()
 		}
 	}
 }

@@ -51,6 +51,11 @@ type Server struct {
 	// (default 2048); the kernel drops the datagrams beyond, and
 	// Counters.QueueDrops counts them. Both bound the work under a storm.
 	Workers, Queue int
+	// SummaryEvery is how often Serve logs, at Info, what it did since
+	// the last summary (offers, acks, unknown MACs, drops), when it did
+	// anything: each lease is an event of its node and a Debug line. 0
+	// is every minute; negative never.
+	SummaryEvery time.Duration
 	// NoProbe skips the start-up check for another DHCP server.
 	NoProbe bool
 	// ProbeWait is how long the probe waits for offers (default 4s: busybox
@@ -77,6 +82,7 @@ type Server struct {
 
 const (
 	defaultLeaseTime = 24 * time.Hour
+	defaultSummary   = time.Minute
 	defaultWorkers   = 1
 	defaultQueue     = 2048
 	// eventWriters is how many goroutines call Events. One writer

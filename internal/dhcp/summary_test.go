@@ -1,0 +1,145 @@
+package dhcp
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+)
+
+// recordHandler sends each log record's message and attributes down a
+// channel.
+type recordHandler struct{ ch chan<- map[string]any }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	m := map[string]any{"msg": r.Message, "level": r.Level}
+	r.Attrs(func(a slog.Attr) bool {
+		m[a.Key] = a.Value.Any()
+		return true
+	})
+	h.ch <- m
+	return nil
+}
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestSummary: with leases logged at Debug, serve's Info log still says
+// what DHCP did: a summary per interval that had anything, with only
+// the counters that moved, and a last one when Serve stops.
+func TestSummary(t *testing.T) {
+	const n = 5
+	data := readDir(t, "packets")["udhcpc-discover-bios.bin"]
+	conn := newFloodConn(data, n)
+	s, _ := testServer(testPlan(t))
+	s.Events = nil
+	s.NoProbe = true
+	s.SummaryEvery = 10 * time.Millisecond
+	s.ListenPacket = func(_ context.Context, _ int) (net.PacketConn, error) { return conn, nil }
+	logs := make(chan map[string]any, 100)
+	s.Log = slog.New(recordHandler{logs})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	summary := func() map[string]any {
+		t.Helper()
+		for {
+			select {
+			case m := <-logs:
+				if m["msg"] == "dhcp summary" {
+					return m
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no dhcp summary logged")
+			}
+		}
+	}
+	// The flood may be read across two intervals: add up the offers.
+	var offers uint64
+	for offers < n {
+		m := summary()
+		if m["level"] != slog.LevelInfo {
+			t.Errorf("summary at %v, want Info", m["level"])
+		}
+		for k := range m {
+			if k != "msg" && k != "level" && k != "received" && k != "offers" {
+				t.Errorf("summary has %s=%v: only the counters that moved belong in it", k, m[k])
+			}
+		}
+		o, _ := m["offers"].(uint64)
+		offers += o
+	}
+	if offers != n {
+		t.Fatalf("summaries count %d offers, want %d", offers, n)
+	}
+	// An interval with nothing to say says nothing; the stop says
+	// what came since the last summary.
+	select {
+	case m := <-logs:
+		if m["msg"] == "dhcp summary" {
+			t.Fatalf("summary of an idle interval: %v", m)
+		}
+	case <-time.After(5 * s.SummaryEvery):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case m := <-logs:
+			if m["msg"] == "dhcp summary" {
+				t.Fatalf("a summary at stop with nothing new: %v", m)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// TestSummaryAtStop: what was done since the last summary is logged when
+// Serve stops, long before the next interval.
+func TestSummaryAtStop(t *testing.T) {
+	const n = 3
+	conn := newFloodConn(readDir(t, "packets")["udhcpc-discover-bios.bin"], n)
+	s, _ := testServer(testPlan(t))
+	s.Events = nil
+	s.NoProbe = true
+	s.SummaryEvery = time.Hour
+	s.ListenPacket = func(_ context.Context, _ int) (net.PacketConn, error) { return conn, nil }
+	logs := make(chan map[string]any, 100)
+	s.Log = slog.New(recordHandler{logs})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for s.Counters.Offers.Load() < n {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%d offers, want %d", s.Counters.Offers.Load(), n)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case m := <-logs:
+			if m["msg"] != "dhcp summary" {
+				continue
+			}
+			if m["offers"] != uint64(n) {
+				t.Errorf("summary at stop: %v, want offers=%d", m, n)
+			}
+			return
+		default:
+			t.Fatal("no summary when Serve stopped")
+		}
+	}
+}
