@@ -90,8 +90,8 @@ func (a *Appliance) Servers() (*Servers, error) {
 				}
 				return on
 			},
-			Events: a.Tracker.Record,
-			Log:    a.log.With("server", "dhcp"),
+			EventBatch: a.Tracker.RecordBatch,
+			Log:        a.log.With("server", "dhcp"),
 		}
 		if a.cfg.Interface != "" && !a.cfg.NoRA {
 			s.RA = &ndp.Advertiser{Interface: a.cfg.Interface, Log: a.log.With("server", "ndp")}

@@ -31,13 +31,11 @@ func (c *seqConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return copy(b, c.data[i]), &net.UDPAddr{IP: net.IPv4zero, Port: ClientPort}, nil
 }
 
-// TestEventWriters: the sink is called from several goroutines at once
-// (so that a store can commit their events together), and the events of
-// one MAC reach it in the order they were emitted.
-func TestEventWriters(t *testing.T) {
-	const macs = 100
+// eventTestData is a REQUEST, a RELEASE and a DECLINE of each of n
+// reserved MACs of avalanchePlan(n), in that order per MAC.
+func eventTestData(t *testing.T, n int) [][]byte {
 	var data [][]byte
-	for i := range macs {
+	for i := range n {
 		mac := avalancheMAC(i)
 		for _, m := range []struct {
 			mt   dhcpv4.MessageType
@@ -54,67 +52,85 @@ func TestEventWriters(t *testing.T) {
 			data = append(data, req.ToBytes())
 		}
 	}
-	conn := &seqConn{floodConn: floodConn{closed: make(chan struct{}), drained: make(chan struct{})}, data: data}
+	return data
+}
 
-	var (
-		mu             sync.Mutex
-		kinds          = map[string][]string{}
-		inside, most   atomic.Int64
-		enough         = make(chan struct{})
-		enoughOnce     sync.Once
-		got            atomic.Int64
-		all            = make(chan struct{})
-		wantConcurrent = int64(4)
-	)
-	plan := avalanchePlan(macs)
-	s := &Server{
-		Plan: func() *provision.Plan { return plan },
-		Events: func(e provision.Event) {
-			n := inside.Add(1)
-			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+// TestEventBatches: the events that arrive while the sink stores a batch
+// (or within 10 ms of the first) reach it together in the next one (so that a store commits them in one
+// transaction), in the order they happened, none dropped; a sink of one
+// event at a time gets them all in order too.
+func TestEventBatches(t *testing.T) {
+	const macs = 100
+	data := eventTestData(t, macs)
+	for _, batched := range []bool{true, false} {
+		t.Run(map[bool]string{true: "EventBatch", false: "Events"}[batched], func(t *testing.T) {
+			conn := &seqConn{floodConn: floodConn{closed: make(chan struct{}), drained: make(chan struct{})}, data: data}
+			var (
+				mu    sync.Mutex
+				order []provision.Event
+				sizes []int
+				all   = make(chan struct{})
+			)
+			record := func(evs ...provision.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				order = append(order, evs...)
+				sizes = append(sizes, len(evs))
+				if len(order) == len(data) {
+					close(all)
+				}
 			}
-			if n >= wantConcurrent {
-				enoughOnce.Do(func() { close(enough) })
+			plan := avalanchePlan(macs)
+			s := &Server{
+				Plan:    func() *provision.Plan { return plan },
+				NoProbe: true, Queue: 4096,
+				ListenPacket: func(context.Context, int) (net.PacketConn, error) { return conn, nil },
 			}
-			// Hold the call as a store's fsync would, until enough
-			// writers are inside at once (or a deadline passes).
+			if batched {
+				s.EventBatch = func(evs []provision.Event) {
+					// The first batch is held, as a store's fsync
+					// would hold it, until every datagram has been
+					// answered: the rest queue meanwhile.
+					if mu.Lock(); len(sizes) == 0 {
+						mu.Unlock()
+						<-conn.drained
+					} else {
+						mu.Unlock()
+					}
+					record(evs...)
+				}
+			} else {
+				s.Events = func(e provision.Event) { record(e) }
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(ctx) }()
 			select {
-			case <-enough:
-			case <-time.After(5 * time.Second):
+			case <-all:
+			case <-time.After(time.Minute):
+				mu.Lock()
+				t.Fatalf("%d of %d events reached the sink", len(order), len(data))
 			}
-			mu.Lock()
-			kinds[e.MAC] = append(kinds[e.MAC], e.Kind)
-			mu.Unlock()
-			inside.Add(-1)
-			if got.Add(1) == int64(len(data)) {
-				close(all)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
 			}
-		},
-		NoProbe: true, Workers: 1, Queue: 4096,
-		ListenPacket: func(context.Context, int) (net.PacketConn, error) { return conn, nil },
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	select {
-	case <-all:
-	case <-time.After(time.Minute):
-		t.Fatalf("%d of %d events reached the sink", got.Load(), len(data))
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if most.Load() < wantConcurrent {
-		t.Errorf("at most %d sink calls at once, want %d or more", most.Load(), wantConcurrent)
-	}
-	for i := range macs {
-		mac := avalancheMAC(i).String()
-		if d := cmp.Diff([]string{"lease", "release", "decline"}, kinds[mac]); d != "" {
-			t.Errorf("events of %s (-want +got):\n%s", mac, d)
-		}
-	}
-	if d := s.Counters.EventDrops.Load(); d != 0 {
-		t.Errorf("%d events dropped", d)
+			if batched && len(sizes) > 2 {
+				t.Errorf("batch sizes %v: the events that queued behind the first batch did not come in one", sizes)
+			}
+			kinds := map[string][]string{}
+			for _, e := range order {
+				kinds[e.MAC] = append(kinds[e.MAC], e.Kind)
+			}
+			for i := range macs {
+				mac := avalancheMAC(i).String()
+				if d := cmp.Diff([]string{"lease", "release", "decline"}, kinds[mac]); d != "" {
+					t.Errorf("events of %s (-want +got):\n%s", mac, d)
+				}
+			}
+			if d := s.Counters.EventDrops.Load(); d != 0 {
+				t.Errorf("%d events dropped", d)
+			}
+		})
 	}
 }

@@ -82,7 +82,7 @@ func startProvision(b *testing.B, l *lab, n int, events bool) int {
 	s := l.serve(b, plan, func(s *Server) {
 		s.Events = nil
 		if tr != nil {
-			s.Events = tr.Record
+			s.EventBatch = tr.RecordBatch
 		}
 	})
 	b.Cleanup(func() {

@@ -141,7 +141,7 @@ func (s *Server) listen(ctx context.Context, port int) (net.PacketConn, error) {
 //
 // Goroutines: Workers per socket, each of which reads a datagram and
 // answers it itself, and ends when its socket is closed as ctx ends; and
-// eventWriters event writers, which end after them. Serve returns once
+// an event writer, which ends after them. Serve returns once
 // all have ended. Answering in the goroutine that read saves handing each
 // datagram to another goroutine: measured with perfdhcp, that hand-off
 // cost 30-45 % more CPU per lease (BenchmarkPerfdhcp, server-us/lease).
@@ -173,29 +173,26 @@ func (s *Server) Serve(ctx context.Context) error {
 	if queue <= 0 {
 		queue = defaultQueue
 	}
-	if s.Events != nil {
-		// The queue is shared out among the writers, each at least
-		// 16 deep.
-		s.events = make([]chan provision.Event, eventWriters)
-		for i := range s.events {
-			s.events[i] = make(chan provision.Event, max(16, queue/eventWriters))
-		}
+	if s.Events != nil || s.EventBatch != nil {
+		s.events = make(chan provision.Event, queue)
 	}
 	for _, c := range conns {
 		setQueue(c.conn, queue)
 	}
 
 	var evWG, readWG sync.WaitGroup
-	for _, ch := range s.events {
-		evWG.Go(func() {
-			for e := range ch {
-				s.Events(e)
-			}
-		})
+	if s.events != nil {
+		evWG.Go(func() { s.writeEvents(s.events) })
 	}
 	// A reader that fails stops the others too.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The first summary counts from before the first datagram is read.
+	summarized, since := make(chan struct{}), s.Counters.Snapshot()
+	go func() {
+		defer close(summarized)
+		s.summarize(ctx, since)
+	}()
 	readErrs := make([]error, len(conns)*workers)
 	for i, c := range conns {
 		var drops kernelDrops
@@ -212,11 +209,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.listening()
 	}
 	s.log().Info("dhcp serving", "interface", s.Interface, "proxy", s.ProxyDHCP, "workers", workers, "queue", queue)
-	summarized := make(chan struct{})
-	go func() {
-		defer close(summarized)
-		s.summarize(ctx)
-	}()
+
 	stop := context.AfterFunc(ctx, func() {
 		for _, c := range conns {
 			c.conn.Close()
@@ -230,9 +223,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		c.conn.Close()
 	}
 	if s.events != nil {
-		for _, ch := range s.events {
-			close(ch)
-		}
+		close(s.events)
 		evWG.Wait()
 		// Handle called after Serve hands events to the sink directly.
 		s.events = nil
@@ -342,14 +333,46 @@ func (k *kernelDrops) update(oob []byte) uint64 {
 	}
 }
 
+// writeEvents hands the events of ch to the sink until ch is closed: to
+// EventBatch what arrives within eventBatchWait of a batch's first event
+// (up to maxEventBatch), or to Events one by one. Each batch a store
+// commits costs it a transaction and its fsyncs; a lease event waits a
+// few milliseconds more to be stored, and the reply never waits.
+func (s *Server) writeEvents(ch <-chan provision.Event) {
+	batch := make([]provision.Event, 0, maxEventBatch)
+	wait := time.NewTimer(eventBatchWait)
+	defer wait.Stop()
+	for e := range ch {
+		if s.EventBatch == nil {
+			s.Events(e)
+			continue
+		}
+		batch = append(batch[:0], e)
+		wait.Reset(eventBatchWait)
+	more:
+		for len(batch) < maxEventBatch {
+			select {
+			case e, ok := <-ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			case <-wait.C:
+				break more
+			}
+		}
+		s.EventBatch(batch)
+	}
+}
+
 // summarize logs what the server did every SummaryEvery, and once more
-// when ctx ends, each time there was anything to say.
-func (s *Server) summarize(ctx context.Context) {
+// when ctx ends, each time there was anything to say since the counters
+// were last.
+func (s *Server) summarize(ctx context.Context, last map[string]uint64) {
 	every := s.SummaryEvery
 	if every == 0 {
 		every = defaultSummary
 	}
-	last := s.Counters.Snapshot()
 	say := func() {
 		now := s.Counters.Snapshot()
 		names := make([]string, 0, len(now))

@@ -36,14 +36,18 @@ type Server struct {
 	// Netboot says whether a node boots from the network now; default
 	// the node's plan (NodePlan.Netboot).
 	Netboot func(*provision.NodePlan) bool
-	// Events receives lease, decline, release and discovered events. It
-	// is called from up to eventWriters goroutines at once, the events of
-	// one MAC always from the same one, in order, so that a sink that
-	// stores them can commit many in one transaction; if it falls
-	// behind, events are
-	// dropped and counted rather than stalling the replies.
-	Events provision.EventSink
-	Log    *slog.Logger
+	// Events receives lease, decline, release and discovered events,
+	// one at a time, from one goroutine, in the order they happened;
+	// EventBatch, when set, receives them instead, in batches: the
+	// events of up to 10 ms, and those that arrived while the last
+	// batch was being stored, so that a sink that stores them commits
+	// many in one transaction
+	// (tracker.RecordBatch); the slice is reused once it returns. If the
+	// sink falls behind, events are dropped and counted rather than
+	// stalling the replies.
+	Events     provision.EventSink
+	EventBatch func([]provision.Event)
+	Log        *slog.Logger
 	// Workers is how many goroutines read and answer each socket
 	// (default 1: one answers faster than perfdhcp can ask on two
 	// cores, and more contend for the socket). Queue is how many
@@ -77,7 +81,7 @@ type Server struct {
 	listening func()
 	idx       atomic.Pointer[macIndex]
 	seen      seenMACs
-	events    []chan provision.Event // one per event writer, set by Serve before any worker starts
+	events    chan provision.Event // to the event writer, set by Serve before any reader starts
 }
 
 const (
@@ -85,11 +89,10 @@ const (
 	defaultSummary   = time.Minute
 	defaultWorkers   = 1
 	defaultQueue     = 2048
-	// eventWriters is how many goroutines call Events. One writer
-	// waits for each event to be stored (an fsync) before the next;
-	// writers of different MACs wait at the same time, and a store
-	// with group commit writes their events in one transaction.
-	eventWriters    = 64
+	// maxEventBatch is the most events handed to EventBatch at once;
+	// eventBatchWait how long a batch waits for more after its first.
+	maxEventBatch   = 512
+	eventBatchWait  = 10 * time.Millisecond
 	discoveredEvery = 10 * time.Minute
 	maxSeenMACs     = 4096
 )
@@ -132,24 +135,23 @@ func (s *Server) serverID(p *provision.Plan) netip.Addr {
 	return p.Site.ApplianceAddr
 }
 
-// emit hands an event to the sink without blocking a worker.
+// emit hands an event to the sink without holding up the reply.
 func (s *Server) emit(e provision.Event) {
 	if e.Time.IsZero() {
 		e.Time = s.now().UTC()
 	}
 	if s.events == nil {
-		if s.Events != nil {
+		// Handle called without Serve: straight to the sink.
+		switch {
+		case s.EventBatch != nil:
+			s.EventBatch([]provision.Event{e})
+		case s.Events != nil:
 			s.Events(e)
 		}
 		return
 	}
-	// FNV-1a of the MAC: the events of one client keep their order.
-	h := uint32(2166136261)
-	for i := 0; i < len(e.MAC); i++ {
-		h = (h ^ uint32(e.MAC[i])) * 16777619
-	}
 	select {
-	case s.events[h%uint32(len(s.events))] <- e:
+	case s.events <- e:
 	default:
 		s.Counters.EventDrops.Add(1)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -89,7 +90,8 @@ func (s *Store) Append(e provision.Event) (provision.Event, error) {
 	return s.AppendThen(e, nil)
 }
 
-// maxGroup is the most events one transaction commits.
+// maxGroup is the most events one transaction commits (a batch larger
+// than that still commits whole, alone).
 const maxGroup = 1000
 
 // appendGroup queues the appends that arrive while a commit is being
@@ -103,10 +105,12 @@ type appendGroup struct {
 	leading bool
 }
 
+// pendingAppend is one call's events: one for AppendThen, a batch for
+// AppendBatchThen, committed in the same transaction.
 type pendingAppend struct {
-	e    provision.Event
-	then func(provision.Event)
-	err  error
+	events []provision.Event
+	then   func(provision.Event)
+	err    error
 	// wake says true to an append that must lead the next commit, and
 	// false once it is committed (or failed).
 	wake chan bool
@@ -122,7 +126,28 @@ type pendingAppend struct {
 // and are committed together in the next one (group commit): one fsync
 // for them all, and each returns only once its own event is durable.
 func (s *Store) AppendThen(e provision.Event, then func(provision.Event)) (provision.Event, error) {
-	p := &pendingAppend{e: e, then: then, wake: make(chan bool, 1)}
+	stored, err := s.append([]provision.Event{e}, then)
+	if err != nil {
+		return e, fmt.Errorf("append event of %q: %w", e.Node, err)
+	}
+	return stored[0], nil
+}
+
+// AppendBatchThen is AppendThen for events in their order, all in one
+// transaction: all are stored or none. It returns them stored.
+func (s *Store) AppendBatchThen(events []provision.Event, then func(provision.Event)) ([]provision.Event, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	stored, err := s.append(slices.Clone(events), then)
+	if err != nil {
+		return events, fmt.Errorf("append %d events: %w", len(events), err)
+	}
+	return stored, nil
+}
+
+func (s *Store) append(events []provision.Event, then func(provision.Event)) ([]provision.Event, error) {
+	p := &pendingAppend{events: events, then: then, wake: make(chan bool, 1)}
 	g := &s.group
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
@@ -135,10 +160,7 @@ func (s *Store) AppendThen(e provision.Event, then func(provision.Event)) (provi
 	if lead {
 		s.commitGroup()
 	}
-	if p.err != nil {
-		return p.e, fmt.Errorf("append event of %q: %w", p.e.Node, p.err)
-	}
-	return p.e, nil
+	return p.events, p.err
 }
 
 // commitGroup commits the queue (which holds the leader first), wakes
@@ -146,13 +168,17 @@ func (s *Store) AppendThen(e provision.Event, then func(provision.Event)) (provi
 func (s *Store) commitGroup() {
 	g := &s.group
 	g.mu.Lock()
-	n := min(len(g.queue), maxGroup)
+	n, events := 0, 0
+	for n < len(g.queue) && (n == 0 || events+len(g.queue[n].events) <= maxGroup) {
+		events += len(g.queue[n].events)
+		n++
+	}
 	batch := g.queue[:n:n]
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
 
 	if err := s.commitEvents(batch); err != nil && len(batch) > 1 {
-		// One event the transaction could not take fails only
+		// One append the transaction could not take fails only
 		// itself: commit them one by one.
 		for _, p := range batch {
 			s.commitEvents([]*pendingAppend{p})
@@ -160,7 +186,9 @@ func (s *Store) commitGroup() {
 	}
 	for _, p := range batch {
 		if p.err == nil && p.then != nil {
-			p.then(p.e)
+			for _, e := range p.events {
+				p.then(e)
+			}
 		}
 	}
 	// The leader is batch[0]: it returns on its own.
@@ -177,13 +205,15 @@ func (s *Store) commitGroup() {
 }
 
 // commitEvents writes the events of batch in one transaction and sets
-// each one's err to its outcome.
+// each append's err to its outcome.
 func (s *Store) commitEvents(batch []*pendingAppend) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEvents)
 		for _, p := range batch {
-			if err := s.putEvent(b, &p.e); err != nil {
-				return err
+			for i := range p.events {
+				if err := s.putEvent(b, &p.events[i]); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

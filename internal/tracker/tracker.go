@@ -22,6 +22,7 @@ import (
 // appends made at the same time share a commit.
 type Log interface {
 	AppendThen(provision.Event, func(provision.Event)) (provision.Event, error)
+	AppendBatchThen([]provision.Event, func(provision.Event)) ([]provision.Event, error)
 	Events(store.Filter) ([]provision.Event, error)
 }
 
@@ -35,7 +36,6 @@ type Tracker struct {
 	status  map[string]provision.Status
 	changed chan struct{} // closed and replaced on every change
 	subs    map[*subscriber]struct{}
-	errs    int
 }
 
 type subscriber struct {
@@ -102,12 +102,19 @@ func (t *Tracker) RecordErr(e provision.Event) (provision.Event, error) {
 	// stored log, in order.
 	stored, err := t.log.AppendThen(e, t.apply)
 	if err != nil {
-		t.mu.Lock()
-		t.errs++
-		t.mu.Unlock()
 		return e, err
 	}
 	return stored, nil
+}
+
+// RecordBatch stores events in one commit, in their order, then applies
+// them, as Record does one. It has the shape of a batch sink: the DHCP
+// server hands it the leases that arrived while the last batch was
+// being stored.
+func (t *Tracker) RecordBatch(events []provision.Event) {
+	if _, err := t.log.AppendBatchThen(events, t.apply); err != nil {
+		t.slog.Error("events not recorded", "events", len(events), "err", err)
+	}
 }
 
 // apply folds a stored event into its node's status, and tells the

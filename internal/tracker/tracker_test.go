@@ -105,3 +105,35 @@ func TestSubscribe(t *testing.T) {
 		t.Fatalf("%d buffered events, want 4", n)
 	}
 }
+
+// TestRecordBatch: a batch is stored and folded in its order, as the
+// same events recorded one by one would be, and survives a restart.
+func TestRecordBatch(t *testing.T) {
+	dir := t.TempDir()
+	st, tr := open(t, dir)
+	tr.RecordBatch([]provision.Event{
+		ev("n1", provision.SourceRollout, provision.KindBegin),
+		ev("n1", provision.SourceBMC, provision.KindPXESet),
+		ev("n2", provision.SourceRollout, provision.KindBegin),
+		ev("n1", provision.SourceDHCP, provision.KindLease),
+		ev("n1", provision.SourceHTTP, provision.KindBootScript),
+	})
+	if got := tr.Status("n1"); got.State != provision.StateBooting || got.Last.Kind != provision.KindBootScript || got.Last.Seq != 5 {
+		t.Fatalf("n1 %+v, want booting after its boot script, seq 5", got)
+	}
+	if got := tr.Status("n2"); got.Attempt != 1 {
+		t.Fatalf("n2 %+v", got)
+	}
+	st.Close()
+	st, tr2 := open(t, dir)
+	defer st.Close()
+	if got := tr2.Status("n1"); got.State != provision.StateBooting {
+		t.Fatalf("after restart n1 %+v", got)
+	}
+	// A closed store: the batch is refused whole.
+	st.Close()
+	tr2.RecordBatch([]provision.Event{ev("n1", provision.SourceDHCP, provision.KindLease)})
+	if got := tr2.Status("n1"); got.State != provision.StateBooting || got.Last.Seq != 5 {
+		t.Fatalf("n1 changed by a batch that was not stored: %+v", got)
+	}
+}
