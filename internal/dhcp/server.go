@@ -37,14 +37,13 @@ type Server struct {
 	// the node's plan (NodePlan.Netboot).
 	Netboot func(*provision.NodePlan) bool
 	// Events receives lease, decline, release and discovered events,
-	// one at a time, from one goroutine, in the order they happened;
+	// one at a time, from one goroutine, in the order they happened.
 	// EventBatch, when set, receives them instead, in batches: the
 	// events of up to 10 ms, and those that arrived while the last
 	// batch was being stored, so that a sink that stores them commits
-	// many in one transaction
-	// (tracker.RecordBatch); the slice is reused once it returns. If the
-	// sink falls behind, events are dropped and counted rather than
-	// stalling the replies.
+	// many in one transaction (tracker.RecordBatch); the slice is
+	// reused once it returns. If the sink falls behind, events are
+	// dropped and counted rather than stalling the replies.
 	Events     provision.EventSink
 	EventBatch func([]provision.Event)
 	Log        *slog.Logger
