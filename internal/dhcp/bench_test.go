@@ -131,18 +131,18 @@ func BenchmarkUdhcpcLease(b *testing.B) {
 		// -a 0 would skip nothing: udhcpd still ARP-pings; 100 ms keeps
 		// the comparison about the protocol, not the ARP timeout.
 		startClient(b, l.server, "busybox", "udhcpd", "-f", "-a", "100", conf)
-		waitUDP(b, l.server, ServerPort)
+		waitUDP(b, l.server, ServerPort, labWait)
 		lease(b, l)
 	})
 }
 
 // waitUDP waits until a socket listens on port in ns, by failing to bind
 // it: a bind that succeeds means nobody holds the port yet.
-func waitUDP(t testing.TB, ns *netnstest.NS, port int) {
+func waitUDP(t testing.TB, ns *netnstest.NS, port int, wait time.Duration) {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(labWait)
+	deadline := time.After(wait)
 	for {
 		err := ns.Do(func() error {
 			c, err := net.ListenPacket("udp4", "0.0.0.0:"+strconv.Itoa(port))
@@ -157,7 +157,7 @@ func waitUDP(t testing.TB, ns *netnstest.NS, port int) {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("nothing listens on UDP port %d", port)
+			t.Fatalf("nothing listens on UDP port %d after %s", port, wait)
 		}
 	}
 }

@@ -38,6 +38,10 @@ import (
 // needs one, on the server's segment.
 const perfdhcpAddr = "10.3.1.11/24"
 
+// peerStartWait is how long a peer server may take to open port 67: Kea
+// once took more than 20 s on the shared machine.
+const peerStartWait = time.Minute
+
 // perfdhcpMaxDrops is the drop ratio, in percent, a rate may have to count.
 const perfdhcpMaxDrops = 2.5
 
@@ -130,7 +134,7 @@ func startDnsmasq(b *testing.B, l *lab, n int) int {
 		b.Fatal(err)
 	}
 	c := startClient(b, l.server, "dnsmasq", "--keep-in-foreground", "--conf-file="+path)
-	waitUDP(b, l.server, ServerPort)
+	waitUDP(b, l.server, ServerPort, peerStartWait)
 	return c.pid
 }
 
@@ -175,7 +179,7 @@ func startKea(b *testing.B, l *lab, n int, mt bool) int {
 		b.Fatal(err)
 	}
 	c := startClient(b, l.server, "env", "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir, "kea-dhcp4", "-c", path)
-	waitUDP(b, l.server, ServerPort)
+	waitUDP(b, l.server, ServerPort, peerStartWait)
 	return c.pid // env execs kea-dhcp4 in place
 }
 
