@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/provision/provision/internal/proctest"
 	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/internal/tracker"
 )
@@ -323,30 +324,14 @@ func runPerfdhcp(b *testing.B, l *lab, macs string, rate, pid int) perfdhcpResul
 }
 
 // processCPU is the CPU time (user and system, all threads, not its
-// children) process pid has used so far, from /proc/PID/stat.
+// children) process pid has used so far.
 func processCPU(b *testing.B, pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := proctest.CPU(pid, false)
 	if err != nil {
 		b.Fatalf("server CPU time: %v", err)
 	}
-	// The command name, in parentheses, may hold spaces: count the
-	// fields after it. utime and stime are the 14th and 15th.
-	i := strings.LastIndexByte(string(data), ')')
-	f := strings.Fields(string(data[i+1:]))
-	if i < 0 || len(f) < 13 {
-		b.Fatalf("server CPU time: /proc/%d/stat: %q", pid, data)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("server CPU time: /proc/%d/stat: %q", pid, data)
-	}
-	return time.Duration(utime+stime) * time.Second / clockTicks
+	return d
 }
-
-// clockTicks is the unit of /proc/PID/stat's times (USER_HZ, 100 on
-// Linux for every architecture Go runs on there).
-const clockTicks = 100
 
 // udpRcvbufErrors is the client namespace's count of UDP datagrams
 // dropped because a socket's receive buffer was full (/proc/net/snmp).

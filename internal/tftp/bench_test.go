@@ -14,6 +14,7 @@ import (
 	"time"
 
 	pintftp "github.com/pin/tftp/v3"
+	"github.com/provision/provision/internal/proctest"
 )
 
 // Benchmarks over loopback, every figure against this server and, when
@@ -31,9 +32,16 @@ const (
 	smallSize = 2 << 20
 )
 
+// benchServer is a server under test: its address, and the CPU time it
+// has used so far (nil when it cannot be counted).
+type benchServer struct {
+	addr string
+	cpu  func() time.Duration
+}
+
 // benchServers serves a directory with the two files from this server
-// and from tftpd-hpa, and returns their addresses by name.
-func benchServers(b *testing.B) map[string]string {
+// (in this process) and from tftpd-hpa, by name.
+func benchServers(b *testing.B) map[string]benchServer {
 	b.Helper()
 	dir := b.TempDir()
 	// tftpd-hpa drops to user nobody, who must reach the files.
@@ -58,16 +66,33 @@ func benchServers(b *testing.B) map[string]string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { root.Close() })
-	addrs := map[string]string{"provision": serve(b, &Server{Routes: []Route{Tree("trees", "", root)}}).addr}
-	if addr := startTftpdHPA(b, dir); addr != "" {
-		addrs["tftpd-hpa"] = addr
+	self := os.Getpid()
+	servers := map[string]benchServer{"provision": {
+		addr: serve(b, &Server{Routes: []Route{Tree("trees", "", root)}}).addr,
+		// The test process: the server, and the benchmark waiting for
+		// its client (a curl child's CPU is not counted).
+		cpu: func() time.Duration { return processCPU(b, self, false) },
+	}}
+	if addr, cpu := startTftpdHPA(b, dir); addr != "" {
+		servers["tftpd-hpa"] = benchServer{addr: addr, cpu: cpu}
 	}
-	return addrs
+	return servers
+}
+
+func processCPU(b *testing.B, pid int, children bool) time.Duration {
+	d, err := proctest.CPU(pid, children)
+	if err != nil {
+		b.Fatalf("server CPU time: %v", err)
+	}
+	return d
 }
 
 // startTftpdHPA runs tftpd-hpa in the foreground on a free loopback port
-// and waits until it answers; it returns "" when tftpd-hpa is missing.
-func startTftpdHPA(b *testing.B, dir string) string {
+// and waits until it answers; it returns its address, or "" when
+// tftpd-hpa is missing, and the CPU time it and its per-transfer
+// processes have used (counted in a cgroup, which needs root; nil
+// without).
+func startTftpdHPA(b *testing.B, dir string) (string, func() time.Duration) {
 	bin := os.Getenv("TFTPD_HPA")
 	if bin == "" {
 		bin, _ = exec.LookPath("in.tftpd")
@@ -79,7 +104,7 @@ func startTftpdHPA(b *testing.B, dir string) string {
 	}
 	if bin == "" {
 		b.Log("tftpd-hpa not found: set TFTPD_HPA or install tftpd-hpa to compare")
-		return ""
+		return "", nil
 	}
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -91,6 +116,36 @@ func startTftpdHPA(b *testing.B, dir string) string {
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
+	}
+	var cpu func() time.Duration
+	if g, err := proctest.NewCPUGroup(fmt.Sprintf("provision-bench-tftpd-%d", cmd.Process.Pid)); err != nil {
+		b.Logf("tftpd-hpa's CPU not counted: %v", err)
+	} else if err := g.Add(cmd.Process.Pid); err != nil {
+		b.Logf("tftpd-hpa's CPU not counted: %v", err)
+		g.Remove()
+	} else {
+		cpu = func() time.Duration {
+			d, err := g.Usage()
+			if err != nil {
+				b.Fatalf("tftpd-hpa's CPU: %v", err)
+			}
+			return d
+		}
+		b.Cleanup(func() {
+			// After the kill below: an exited process may linger in
+			// the group a moment.
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			deadline := time.After(5 * time.Second)
+			for g.Remove() != nil {
+				select {
+				case <-tick.C:
+				case <-deadline:
+					b.Errorf("cgroup of tftpd-hpa left: %v", g.Remove())
+					return
+				}
+			}
+		})
 	}
 	b.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -105,7 +160,7 @@ func startTftpdHPA(b *testing.B, dir string) string {
 		c.SetTimeout(100 * time.Millisecond)
 		c.SetRetries(1)
 		if _, err = c.Receive(smallFile, "octet"); err == nil {
-			return addr
+			return addr, cpu
 		}
 		if time.Now().After(deadline) {
 			b.Fatalf("tftpd-hpa at %s does not answer: %v", addr, err)
@@ -137,9 +192,9 @@ func curlFetch(addr, name string, size, blksize int) error {
 	return nil
 }
 
-// servers lists the servers of addrs in the order they are measured.
-func servers(addrs map[string]string) []string {
-	if _, ok := addrs["tftpd-hpa"]; ok {
+// order lists the servers in the order they are measured.
+func order(servers map[string]benchServer) []string {
+	if _, ok := servers["tftpd-hpa"]; ok {
 		return []string{"provision", "tftpd-hpa"}
 	}
 	return []string{"provision"}
@@ -148,29 +203,50 @@ func servers(addrs map[string]string) []string {
 // turns runs one iteration of each server's work per b.Loop iteration,
 // the servers taking turns (first one, then the other) so that the load
 // of a shared machine falls on both alike, and returns the time each
-// server's work took in all.
-func turns(b *testing.B, addrs map[string]string, work func(addr string) error) map[string]time.Duration {
-	order := servers(addrs)
-	total := map[string]time.Duration{}
+// server's work took in all and the CPU time the server used meanwhile
+// (for those whose CPU is counted).
+func turns(b *testing.B, servers map[string]benchServer, work func(addr string) error) (took, cpu map[string]time.Duration) {
+	list := order(servers)
+	took, cpu = map[string]time.Duration{}, map[string]time.Duration{}
 	for b.Loop() {
-		for _, server := range order {
-			start := time.Now()
-			if err := work(addrs[server]); err != nil {
-				b.Fatalf("%s: %v", server, err)
+		for _, name := range list {
+			srv := servers[name]
+			var c0 time.Duration
+			if srv.cpu != nil {
+				c0 = srv.cpu()
 			}
-			total[server] += time.Since(start)
+			start := time.Now()
+			if err := work(srv.addr); err != nil {
+				b.Fatalf("%s: %v", name, err)
+			}
+			took[name] += time.Since(start)
+			if srv.cpu != nil {
+				cpu[name] += srv.cpu() - c0
+			}
 		}
-		slices.Reverse(order)
+		slices.Reverse(list)
 	}
-	return total
+	return took, cpu
 }
+
+// reportCPU reports each server's CPU time per DATA block sent, for
+// curl as the client (the Go client runs in this server's process).
+func reportCPU(b *testing.B, cpu map[string]time.Duration, blocks int) {
+	for server, d := range cpu {
+		b.ReportMetric(float64(d.Microseconds())/float64(b.N*blocks), server+"-us/block")
+	}
+}
+
+// blocks is how many DATA packets a file of size takes at blksize (the
+// last one short, or empty).
+func blocks(size, blksize int) int { return size/blksize + 1 }
 
 // BenchmarkTransfer32MiB fetches a 32 MiB file with Debian's curl and
 // with the pin/tftp client as the peer, from this server and tftpd-hpa
 // in turns: provision-MB/s and tftpd-hpa-MB/s are their throughputs,
 // x-tftpd-hpa the ratio (the target: >= 1).
 func BenchmarkTransfer32MiB(b *testing.B) {
-	addrs := benchServers(b)
+	servers := benchServers(b)
 	_, haveCurl := exec.LookPath("curl")
 	for _, client := range []string{"curl", "go"} {
 		for _, blksize := range []int{512, 1468} {
@@ -178,7 +254,7 @@ func BenchmarkTransfer32MiB(b *testing.B) {
 				if client == "curl" && haveCurl != nil {
 					b.Skip("curl not installed")
 				}
-				total := turns(b, addrs, func(addr string) error {
+				total, cpu := turns(b, servers, func(addr string) error {
 					if client == "curl" {
 						return curlFetch(addr, bigFile, bigSize, blksize)
 					}
@@ -195,6 +271,9 @@ func BenchmarkTransfer32MiB(b *testing.B) {
 				if mbs["tftpd-hpa"] > 0 {
 					b.ReportMetric(mbs["provision"]/mbs["tftpd-hpa"], "x-tftpd-hpa")
 				}
+				if client == "curl" {
+					reportCPU(b, cpu, blocks(bigSize, blksize))
+				}
 			})
 		}
 	}
@@ -208,7 +287,7 @@ func BenchmarkTransfer32MiB(b *testing.B) {
 // goroutines sharing this server's process and its 2 cores, which
 // handicaps it against tftpd-hpa.
 func BenchmarkConcurrent200x2MiB(b *testing.B) {
-	addrs := benchServers(b)
+	servers := benchServers(b)
 	_, haveCurl := exec.LookPath("curl")
 	for _, client := range []string{"curl", "go"} {
 		b.Run("client="+client, func(b *testing.B) {
@@ -224,7 +303,7 @@ func BenchmarkConcurrent200x2MiB(b *testing.B) {
 				}
 				return nil
 			}
-			total := turns(b, addrs, func(addr string) error {
+			total, cpu := turns(b, servers, func(addr string) error {
 				var wg sync.WaitGroup
 				errs := make(chan error, 200)
 				for range 200 {
@@ -244,6 +323,9 @@ func BenchmarkConcurrent200x2MiB(b *testing.B) {
 			if total["tftpd-hpa"] > 0 {
 				// Above 1: this server is faster.
 				b.ReportMetric(total["tftpd-hpa"].Seconds()/total["provision"].Seconds(), "x-tftpd-hpa")
+			}
+			if client == "curl" {
+				reportCPU(b, cpu, 200*blocks(smallSize, 1468))
 			}
 		})
 	}
