@@ -25,23 +25,30 @@ func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
 func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h recordHandler) WithGroup(string) slog.Handler      { return h }
 
-// TestSummary: with leases logged at Debug, serve's Info log still says
-// what DHCP did: a summary per interval that had anything, with only
-// the counters that moved, and a last one when Serve stops.
-func TestSummary(t *testing.T) {
-	const n = 5
-	data := readDir(t, "packets")["udhcpc-discover-bios.bin"]
-	conn := newFloodConn(data, n)
+// serveFlood serves n copies of a DISCOVER with a summary every
+// interval, logging into the returned channel; cancel stops Serve, whose
+// result done then gives.
+func serveFlood(t *testing.T, n int, every time.Duration) (*Server, <-chan map[string]any, context.CancelFunc, <-chan error) {
+	conn := newFloodConn(readDir(t, "packets")["udhcpc-discover-bios.bin"], n)
 	s, _ := testServer(testPlan(t))
 	s.Events = nil
 	s.NoProbe = true
-	s.SummaryEvery = 10 * time.Millisecond
+	s.SummaryEvery = every
 	s.ListenPacket = func(_ context.Context, _ int) (net.PacketConn, error) { return conn, nil }
 	logs := make(chan map[string]any, 100)
 	s.Log = slog.New(recordHandler{logs})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
+	return s, logs, cancel, done
+}
+
+// TestSummary: with leases logged at Debug, serve's Info log still says
+// what DHCP did: a summary per interval that had anything, with only
+// the counters that moved, and a last one when Serve stops.
+func TestSummary(t *testing.T) {
+	const n = 5
+	s, logs, cancel, done := serveFlood(t, n, 10*time.Millisecond)
 	summary := func() map[string]any {
 		t.Helper()
 		for {
@@ -103,17 +110,7 @@ func TestSummary(t *testing.T) {
 // Serve stops, long before the next interval.
 func TestSummaryAtStop(t *testing.T) {
 	const n = 3
-	conn := newFloodConn(readDir(t, "packets")["udhcpc-discover-bios.bin"], n)
-	s, _ := testServer(testPlan(t))
-	s.Events = nil
-	s.NoProbe = true
-	s.SummaryEvery = time.Hour
-	s.ListenPacket = func(_ context.Context, _ int) (net.PacketConn, error) { return conn, nil }
-	logs := make(chan map[string]any, 100)
-	s.Log = slog.New(recordHandler{logs})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
+	s, logs, cancel, done := serveFlood(t, n, time.Hour)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(10 * time.Second)

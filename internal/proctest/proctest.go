@@ -142,5 +142,22 @@ func (g *CPUGroup) Add(pid int) error {
 // Usage is the CPU time the group's processes have used so far.
 func (g *CPUGroup) Usage() (time.Duration, error) { return g.usage() }
 
-// Remove deletes the group, which must have no process left.
-func (g *CPUGroup) Remove() error { return os.Remove(g.dir) }
+// Remove deletes the group once its processes have ended: a process
+// that has exited may stay in it a moment, so Remove tries for up to
+// 5 s.
+func (g *CPUGroup) Remove() error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		err := os.Remove(g.dir)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return fmt.Errorf("remove cgroup %s: %w", g.dir, err)
+		}
+	}
+}
