@@ -92,6 +92,7 @@ type env struct {
 	images string
 	logs   *strings.Builder
 	logMu  *sync.Mutex
+	srv    *Server
 	stop   func() // stops the server and closes the store; idempotent
 }
 
@@ -142,6 +143,7 @@ func startPlan(t testing.TB, mkPlan func(base string) *provision.Plan) *env {
 		Events:    e.ev.sink,
 		Log:       slog.New(slog.NewTextHandler(lockedWriter{e.logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
+	e.srv = srv
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()

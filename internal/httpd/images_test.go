@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 // TestImagesWholeFile: a request for a whole install-tree file, which the
 // server answers itself, gets the status, headers and body ServeContent
 // gives for the same file; a Range or an If- header goes to
-// ServeContent (206, 304, 412).
+// ServeContent (206, 304, 412). The file's descriptor is kept and reused.
 func TestImagesWholeFile(t *testing.T) {
 	e := start(t)
 	const rel = "centos-6.5/images/install.img"
@@ -37,6 +38,15 @@ func TestImagesWholeFile(t *testing.T) {
 	http.ServeContent(ref, httptest.NewRequest("GET", "/x", nil), "install.img", mod, f)
 
 	url := e.base + "/images/" + rel
+	// Descriptors kept for a minute, not 1 s: a slow run must not see
+	// them expire.
+	var c *openFiles
+	e.srv.filesOnce.Do(func() {
+		c = newOpenFiles(e.srv.Images)
+		c.maxAge = time.Minute
+		e.srv.files = c
+	})
+	first := firstDescriptor(t, c, url, rel)
 	for _, tc := range []struct {
 		name, method string
 		header       map[string]string
@@ -101,5 +111,44 @@ func TestImagesWholeFile(t *testing.T) {
 	}
 	if !strings.Contains(ref.Header().Get("Last-Modified"), "2013") {
 		t.Fatalf("reference response: %v", ref.Header())
+	}
+	// The requests, one after another, reused the first request's
+	// descriptor: opened per request, 12 would be idle, or the first
+	// would have been replaced. Two may be idle: the client can send its
+	// next request before the handler has given the last one back.
+	c.mu.Lock()
+	kept := c.idle[rel]
+	c.mu.Unlock()
+	if len(kept) < 1 || len(kept) > 2 || !slices.Contains(kept, first) {
+		t.Errorf("%d descriptors of %s kept after 12 more requests one after another (the first among them: %v), want 1 or 2 and the first",
+			len(kept), rel, slices.Contains(kept, first))
+	}
+}
+
+// firstDescriptor fetches url once and returns the descriptor of rel the
+// server kept, once the handler has given it back.
+func firstDescriptor(t *testing.T, c *openFiles, url, rel string) *openFile {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		kept := c.idle[rel]
+		c.mu.Unlock()
+		if len(kept) == 1 {
+			return kept[0]
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%d descriptors of %s kept after one request, want 1", len(kept), rel)
+		}
 	}
 }
