@@ -99,9 +99,19 @@ var transitions = map[trigger]struct {
 	"boot-file":  {[]State{StatePXESet, StatePoweringOn, StateDHCP, StateBooting}, StateBooting},
 	"boot-local": {[]State{StateInstalled, StateRebooting}, ""},
 	"kickstart":  {[]State{StateDHCP, StateBooting, StateInstalling}, StateInstalling},
-	"progress":   {[]State{StateInstalling}, ""},
-	"installed":  {[]State{StateInstalling}, StateInstalled},
-	"rebooting":  {[]State{StateInstalled}, StateRebooting},
+	// An install started by hand: netboot turned on with no rollout
+	// (provision netboot on, or the site's netboot for a node never
+	// installed) and the node powered by the operator. Its kickstart,
+	// served only while its netboot is on, to its own address with its
+	// token, is where the installer starts on its disks: until then the
+	// node stays where it was (its lease and boot files are no install
+	// yet: netboot may go off before the kickstart); from then on it is
+	// installing, and a rollout that finds it resumes it rather than
+	// starting over.
+	"kickstart-by-hand": {[]State{StateNew, StateDiscovered, StateReady, StateFailed}, StateInstalling},
+	"progress":          {[]State{StateInstalling}, ""},
+	"installed":         {[]State{StateInstalling}, StateInstalled},
+	"rebooting":         {[]State{StateInstalled}, StateRebooting},
 	// A ready node's profile may be run again (provision profile NODE).
 	"ssh-up":  {[]State{StateInstalled, StateRebooting, StateHandoff, StateReady}, StateHandoff},
 	"applied": {[]State{StateHandoff}, StateReady},
@@ -130,16 +140,25 @@ func triggerOf(e Event, cur State) trigger {
 			return "power-on"
 		}
 	case KindLease:
-		if cur == StatePXESet || cur == StatePoweringOn || cur == StateDHCP {
+		switch {
+		case cur == StatePXESet || cur == StatePoweringOn || cur == StateDHCP:
 			return "lease"
+		case bootsOutsideInstall(cur):
+			return ""
 		}
 		return "lease-again"
 	case KindTransfer, KindBootScript:
-		if cur == StateInstalled || cur == StateRebooting {
+		switch {
+		case cur == StateInstalled || cur == StateRebooting:
 			return "boot-local"
+		case bootsOutsideInstall(cur):
+			return ""
 		}
 		return "boot-file"
 	case KindKickstart:
+		if !cur.Busy() {
+			return "kickstart-by-hand"
+		}
 		return "kickstart"
 	case KindProgress:
 		return "progress"
@@ -151,6 +170,16 @@ func triggerOf(e Event, cur State) trigger {
 	return ""
 }
 
+// bootsOutsideInstall says whether a node in state cur that DHCPs or
+// fetches boot files does so outside any install, which leaves its state
+// as it is: a node no install holds (a firmware that tries PXE before
+// its disk on every boot, a node powered by hand, one whose netboot an
+// operator turned on and that has not fetched its kickstart yet), or one
+// whose profile reboots it.
+func bootsOutsideInstall(cur State) bool {
+	return !cur.Busy() || cur == StateHandoff
+}
+
 // Status is a node's state as folded from its events.
 type Status struct {
 	Node  string    `json:"node"`
@@ -158,8 +187,12 @@ type Status struct {
 	Since time.Time `json:"since,omitzero"`
 	// Reason says why the node failed.
 	Reason string `json:"reason,omitempty"`
-	// Attempt counts install attempts (begin events) since the last forget.
+	// Attempt counts install attempts (begin events, and installs
+	// started by hand) since the last forget.
 	Attempt int `json:"attempt"`
+	// ByHand says the current install was started by hand, not by a
+	// rollout: the node fetched its kickstart while no install held it.
+	ByHand bool `json:"by_hand,omitempty"`
 	// Last is the last event that moved the node.
 	Last Event `json:"last,omitzero"`
 	// Refused counts events that were illegal in the state they came in.
@@ -218,6 +251,11 @@ func Apply(st Status, e Event) (Status, error) {
 	}
 	if t.to == StateFailed {
 		st.Reason = e.Msg
+	}
+	if tr == "kickstart-by-hand" {
+		st.Attempt++
+		st.ByHand = true
+		st.Reason = ""
 	}
 	st.Last = e
 	return st, nil

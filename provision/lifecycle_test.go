@@ -74,14 +74,15 @@ func TestLifecycleIllegal(t *testing.T) {
 		{"installed callback for a node not installing", StateNew, ev(SourceCallback, KindInstalled)},
 		{"installed callback replayed after ready", StateReady, ev(SourceCallback, KindInstalled)},
 		{"installed callback twice", StateInstalled, ev(SourceCallback, KindInstalled)},
-		{"kickstart before any boot", StateDiscovered, ev(SourceHTTP, KindKickstart)},
-		{"kickstart fetched by a ready node", StateReady, ev(SourceHTTP, KindKickstart)},
+		{"kickstart while powering on", StatePoweringOn, ev(SourceHTTP, KindKickstart)},
+		{"kickstart after the install", StateInstalled, ev(SourceHTTP, KindKickstart)},
+		{"kickstart during the handoff", StateHandoff, ev(SourceHTTP, KindKickstart)},
 		{"begin while installing", StateInstalling, ev(SourceRollout, KindBegin)},
 		{"begin while powering on", StatePoweringOn, ev(SourceRollout, KindBegin)},
 		{"power-on before PXE is set", StateDiscovered, ev(SourceBMC, KindPower, "action", "on")},
 		{"power-on of a ready node", StateReady, ev(SourceBMC, KindPower, "action", "cycle")},
 		{"profile applied before handoff", StateInstalled, ev(SourceProfile, KindApplied)},
-		{"lease of a node never powered", StateNew, ev(SourceDHCP, KindLease)},
+		{"progress before the kickstart", StateBooting, ev(SourceCallback, KindProgress)},
 		{"failed twice", StateFailed, ev(SourceRollout, KindFailed)},
 		{"failed once ready", StateReady, ev(SourceRollout, KindFailed)},
 		{"progress after install", StateInstalled, ev(SourceCallback, KindProgress)},
@@ -144,6 +145,78 @@ func TestLifecycleEveryPair(t *testing.T) {
 	if legal == 0 {
 		t.Fatal("nothing legal")
 	}
+}
+
+// TestInstallByHand: a node an operator netboots by hand, with no
+// rollout, stays where it was through its lease and boot files, is
+// installing from its kickstart on (an attempt, by hand), installed at
+// its callback, and a rollout that finds it then hands it off. A node
+// that boots outside any install (its firmware tries PXE first, or its
+// netboot went off before its kickstart) is left where it was, and no
+// event of it is refused.
+func TestInstallByHand(t *testing.T) {
+	apply := func(t *testing.T, st Status, evs ...Event) Status {
+		t.Helper()
+		for i, e := range evs {
+			e.Time = time.Unix(100+int64(i), 0)
+			var err error
+			if st, err = Apply(st, e); err != nil {
+				t.Fatalf("event %d %s/%s: %v", i, e.Source, e.Kind, err)
+			}
+		}
+		return st
+	}
+	boot := func(netboot string) []Event {
+		return []Event{ev(SourceDHCP, KindLease), ev(SourceTFTP, KindTransfer), ev(SourceDHCP, KindLease),
+			ev(SourceHTTP, KindBootScript, "netboot", netboot)}
+	}
+	for _, from := range []State{StateNew, StateDiscovered, StateReady, StateFailed} {
+		t.Run(string(from), func(t *testing.T) {
+			start := Status{Node: "compute05", State: from, Attempt: 1, Reason: "r"}
+			if from != StateFailed {
+				start.Reason = ""
+			}
+			st := apply(t, start, append([]Event{ev(SourceOperator, "netboot-on")}, boot("true")...)...)
+			if st.State != from || st.ByHand || st.Attempt != 1 {
+				t.Fatalf("before the kickstart: %+v", st)
+			}
+			st = apply(t, st, ev(SourceHTTP, KindKickstart))
+			if st.State != StateInstalling || !st.ByHand || st.Attempt != 2 || st.Reason != "" || !st.Since.Equal(time.Unix(100, 0)) {
+				t.Fatalf("after the kickstart: %+v", st)
+			}
+			if !st.State.Busy() || st.State.Rank() < StateInstalling.Rank() {
+				t.Fatal("a rollout would not resume the node")
+			}
+			st = apply(t, st, ev(SourceCallback, KindProgress), ev(SourceCallback, KindInstalled))
+			st = apply(t, st, boot("false")...)
+			if st.State != StateInstalled {
+				t.Fatalf("after the installed callback and the local boot: %+v", st)
+			}
+			// provision up resumes it: the handoff.
+			st = apply(t, st, ev(SourceRollout, KindRebooting), ev(SourceSSH, KindSSHUp), ev(SourceProfile, KindApplied))
+			if st.State != StateReady || st.Refused != 0 || st.Attempt != 2 {
+				t.Fatalf("after the handoff: %+v", st)
+			}
+			// A rollout's own install is not by hand.
+			if st = apply(t, st, ev(SourceRollout, KindBegin)); st.ByHand || st.State != StateNew {
+				t.Fatalf("after begin: %+v", st)
+			}
+		})
+	}
+	t.Run("netboot off before the kickstart", func(t *testing.T) {
+		start := Status{Node: "compute05", State: StateReady, Attempt: 1}
+		st := apply(t, start, append(append([]Event{ev(SourceOperator, "netboot-on")}, boot("true")...),
+			append([]Event{ev(SourceOperator, "netboot-off")}, boot("false")...)...)...)
+		if st.State != StateReady || st.Refused != 0 || st.Attempt != 1 || st.ByHand {
+			t.Fatalf("%+v", st)
+		}
+	})
+	t.Run("profile reboots the node", func(t *testing.T) {
+		st := apply(t, Status{Node: "compute05", State: StateHandoff}, boot("false")...)
+		if st.State != StateHandoff || st.Refused != 0 {
+			t.Fatalf("%+v", st)
+		}
+	})
 }
 
 // TestLostLease: a boot file fetched is evidence of the lease whose event

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -192,6 +193,20 @@ func TestQEMUServe(t *testing.T) {
 	stopServe()
 	if out, _ := os.ReadFile(serveLog); !strings.Contains(string(out), "answering IPv6 router solicitations") {
 		t.Errorf("serve did not start its router advertiser (iPXE waits ~13 s for a router at each DHCP); its log:\n%s", out)
+	}
+	// serve alone followed each install started by hand: installed, one
+	// attempt, by hand, and none of the nodes' events refused.
+	var statuses []provision.Status
+	if err := json.Unmarshal([]byte(run("status", "--json", "compute01", "compute02")), &statuses); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range statuses {
+		if s.State != provision.StateInstalled || !s.ByHand || s.Attempt != 1 || s.Refused != 0 {
+			t.Errorf("%s: status %+v, want installed by hand, attempt 1, nothing refused", s.Node, s)
+		}
+	}
+	if len(statuses) != 2 {
+		t.Errorf("%d statuses, want 2", len(statuses))
 	}
 
 	st, err := store.Open(state, 5*time.Second)

@@ -82,7 +82,11 @@ func (a *app) printStatuses(list []provision.Status) {
 		if st.Last.Kind != "" {
 			step = st.Last.Source + "/" + st.Last.Kind
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", st.Node, st.State, since, st.Attempt, max(st.Attempt-1, 0), step, st.Reason)
+		reason := st.Reason
+		if st.ByHand && st.State.Busy() {
+			reason = "install started by hand (netboot on, no rollout): provision up hands it off"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", st.Node, st.State, since, st.Attempt, max(st.Attempt-1, 0), step, reason)
 	}
 	tw.Flush()
 	var parts []string

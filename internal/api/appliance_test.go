@@ -106,6 +106,11 @@ func TestAppliance(t *testing.T) {
 	if got.Event.Node != "compute05" || got.Status == nil || got.Status.Node != "compute05" {
 		t.Errorf("stream event: %+v", got)
 	}
+	// Recorded as the operator's, with what the flag was (the site's
+	// netboot for a node never installed).
+	if got.Event.Source != provision.SourceOperator || got.Event.Attrs["was"] != "on" || !strings.Contains(got.Event.Msg, "through the API") {
+		t.Errorf("netboot event: %+v", got.Event)
+	}
 
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -132,7 +137,7 @@ func TestAppliance(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.fam, c.labels, got, c.want)
 		}
 	}
-	if find(fams["provision_events_total"], map[string]string{"source": "rollout", "kind": "netboot-off"}) != 1 {
+	if find(fams["provision_events_total"], map[string]string{"source": "operator", "kind": "netboot-off"}) != 1 {
 		// The metrics follow the tracker asynchronously: wait for it.
 		deadline := time.Now().Add(10 * time.Second)
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -148,7 +153,7 @@ func TestAppliance(t *testing.T) {
 			}
 			body, _ := io.ReadAll(r.Body)
 			r.Body.Close()
-			if strings.Contains(string(body), `provision_events_total{kind="netboot-off",source="rollout"} 1`) {
+			if strings.Contains(string(body), `provision_events_total{kind="netboot-off",source="operator"} 1`) {
 				break
 			}
 		}

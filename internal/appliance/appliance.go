@@ -190,17 +190,40 @@ func (a *Appliance) Discovered(_ context.Context, node string, macs map[string]s
 	return nil
 }
 
-// Netboot turns a node's netboot on or off, durably.
+// Netboot turns a node's netboot on or off, durably, for a rollout.
 func (a *Appliance) Netboot(node string, on bool) error {
+	return a.netboot(node, on, provision.Event{Source: provision.SourceRollout})
+}
+
+// NetbootByOperator turns a node's netboot on or off, durably, for an
+// operator (the API): the event says so, and what the flag was.
+func (a *Appliance) NetbootByOperator(node string, on bool) error {
+	n, ok := a.Plan().Node(node)
+	if !ok {
+		return fmt.Errorf("node %s: not in the site", node)
+	}
+	was, err := a.Store.Netboot(n)
+	if err != nil {
+		return fmt.Errorf("node %s: netboot: %w", node, err)
+	}
+	return a.netboot(node, on, provision.Event{Source: provision.SourceOperator,
+		Msg: "netboot " + onOff(on) + " through the API", Attrs: map[string]string{"was": onOff(was)}})
+}
+
+func (a *Appliance) netboot(node string, on bool, e provision.Event) error {
 	if err := a.Store.SetFlag(node, store.FlagNetboot, on); err != nil {
 		return fmt.Errorf("node %s: netboot %v: %w", node, on, err)
 	}
-	kind := "netboot-off"
-	if on {
-		kind = "netboot-on"
-	}
-	a.Tracker.Record(provision.Event{Node: node, Source: provision.SourceRollout, Kind: kind})
+	e.Node, e.Kind = node, "netboot-"+onOff(on)
+	a.Tracker.Record(e)
 	return nil
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // addr is the address the servers listen on.

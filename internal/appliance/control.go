@@ -120,7 +120,7 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/rollouts", c.rollout)
 	a := c.A
 	(&api.Server{Plan: a.Plan, Tracker: a.Tracker, Events: a.Store.Events, NetbootOf: a.Store.Netboot,
-		SetNetboot: a.Netboot, BMC: c.bmc(), Discovered: a.Discovered, Authorized: c.authorized,
+		SetNetboot: a.NetbootByOperator, BMC: c.bmc(), Discovered: a.Discovered, Authorized: c.authorized,
 		Log: a.log.With("part", "api")}).Register(mux)
 	page, err := webui.New(a.Plan, a.Tracker.All, a.log.With("part", "webui"))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provision/provision/internal/metrics"
 	"github.com/provision/provision/provision"
 )
 
@@ -155,6 +156,8 @@ func quietServer(b *testing.B, e *env) string {
 		Images:    root,
 		Events:    e.ev.sink,
 		Log:       slog.New(slog.DiscardHandler),
+		// Requests counted as the appliance counts them.
+		Middleware: metrics.New(metrics.Config{}).Middleware,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -374,3 +374,77 @@ func TestHandoffFailureDoesNotReinstall(t *testing.T) {
 		t.Fatalf("powered %d times", r.powered["compute05"])
 	}
 }
+
+// TestInstallByHandHandedOff: nodes installed by hand while no rollout
+// ran (netboot on, powered by the operator, provision serve alone), one
+// that was ready, one new and still installing, are handed off by the
+// next rollout without being powered or installed again; a ready node
+// whose netboot went off before its kickstart is skipped.
+func TestInstallByHandHandedOff(t *testing.T) {
+	site := loadSite(t, "paper")
+	r := newRack(t, site, t.TempDir())
+	defer r.close()
+	rec := func(node, source, kind string, attrs ...string) {
+		e := provision.Event{Node: node, Source: source, Kind: kind, Attrs: map[string]string{}}
+		for i := 0; i+1 < len(attrs); i += 2 {
+			e.Attrs[attrs[i]] = attrs[i+1]
+		}
+		if _, err := r.tr.RecordErr(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := func(node string) {
+		for _, k := range []struct{ source, kind string }{{provision.SourceRollout, provision.KindBegin},
+			{provision.SourceBMC, provision.KindPXESet}, {provision.SourceDHCP, provision.KindLease},
+			{provision.SourceHTTP, provision.KindKickstart}, {provision.SourceCallback, provision.KindInstalled},
+			{provision.SourceSSH, provision.KindSSHUp}, {provision.SourceProfile, provision.KindApplied}} {
+			rec(node, k.source, k.kind)
+		}
+	}
+	handBoot := func(node string) {
+		rec(node, provision.SourceOperator, "netboot-on")
+		rec(node, provision.SourceDHCP, provision.KindLease)
+		rec(node, provision.SourceHTTP, provision.KindBootScript, "netboot", "true")
+	}
+	ready("compute05")
+	handBoot("compute05")
+	rec("compute05", provision.SourceHTTP, provision.KindKickstart)
+	rec("compute05", provision.SourceCallback, provision.KindInstalled)
+	handBoot("compute06")
+	rec("compute06", provision.SourceHTTP, provision.KindKickstart)
+	ready("compute07")
+	handBoot("compute07")
+	rec("compute07", provision.SourceOperator, "netboot-off")
+	rec("compute07", provision.SourceHTTP, provision.KindBootScript, "netboot", "false")
+	for node, want := range map[string]provision.State{"compute05": provision.StateInstalled,
+		"compute06": provision.StateInstalling, "compute07": provision.StateReady} {
+		if st := r.tr.Status(node); st.State != want || st.Refused != 0 || st.ByHand != (want != provision.StateReady) {
+			t.Fatalf("%s before the rollout: %+v, want %s", node, st, want)
+		}
+	}
+	// compute06's installer is still running: it calls back once the
+	// rollout is under way (compute05 handed off).
+	go func() {
+		if _, err := r.tr.Wait(t.Context(), "compute05", func(s provision.Status) bool { return s.State == provision.StateReady }); err == nil {
+			if _, err := r.tr.RecordErr(provision.Event{Node: "compute06", Source: provision.SourceCallback, Kind: provision.KindInstalled}); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	var nodes []*provision.NodePlan
+	for _, name := range []string{"compute05", "compute06", "compute07"} {
+		n, _ := r.tr.Plan().Node(name)
+		nodes = append(nodes, n)
+	}
+	for _, res := range r.engine().Run(t.Context(), nodes, Options{}) {
+		if res.State != provision.StateReady || res.Skipped != (res.Node == "compute07") {
+			t.Errorf("%s: %+v", res.Node, res)
+		}
+		if r.powered[res.Node] != 0 {
+			t.Errorf("%s powered %d times", res.Node, r.powered[res.Node])
+		}
+	}
+	if c := r.count(provision.SourceRollout, provision.KindBegin); c["compute05"] != 1 || c["compute06"] != 0 || c["compute07"] != 1 {
+		t.Errorf("begin events %v: the rollout started an install", c)
+	}
+}
