@@ -128,11 +128,22 @@ func triggerOf(e Event, cur State) trigger {
 			return "discovered"
 		}
 	case KindPXESet:
+		if cur == StateReady || cur == StateFailed {
+			// An operator's `provision bmc pxe`: a rollout sets PXE
+			// only after its begin event made the node new.
+			return ""
+		}
 		return "pxe-set"
 	case KindPower:
 		switch e.Attrs["action"] {
 		case "on", "cycle", "force-restart", "restart":
-			if cur.Busy() && cur.Rank() > StatePoweringOn.Rank() {
+			if !cur.Busy() {
+				// An operator's `provision bmc on|cycle` (a rollout
+				// powers a node only once PXE is set): the node's lease
+				// and boot files tell what it does.
+				return ""
+			}
+			if cur.Rank() > StatePoweringOn.Rank() {
 				// The node booted before the BMC call returned: the
 				// power event comes after its lease.
 				return ""

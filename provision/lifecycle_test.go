@@ -79,8 +79,7 @@ func TestLifecycleIllegal(t *testing.T) {
 		{"kickstart during the handoff", StateHandoff, ev(SourceHTTP, KindKickstart)},
 		{"begin while installing", StateInstalling, ev(SourceRollout, KindBegin)},
 		{"begin while powering on", StatePoweringOn, ev(SourceRollout, KindBegin)},
-		{"power-on before PXE is set", StateDiscovered, ev(SourceBMC, KindPower, "action", "on")},
-		{"power-on of a ready node", StateReady, ev(SourceBMC, KindPower, "action", "cycle")},
+		{"pxe-set while powering on", StatePoweringOn, ev(SourceBMC, KindPXESet)},
 		{"profile applied before handoff", StateInstalled, ev(SourceProfile, KindApplied)},
 		{"progress before the kickstart", StateBooting, ev(SourceCallback, KindProgress)},
 		{"failed twice", StateFailed, ev(SourceRollout, KindFailed)},
@@ -203,6 +202,18 @@ func TestInstallByHand(t *testing.T) {
 			}
 		})
 	}
+	t.Run("with the BMC commands", func(t *testing.T) {
+		// provision netboot on; provision bmc pxe; provision bmc cycle.
+		st := apply(t, Status{Node: "compute05", State: StateReady, Attempt: 1},
+			append([]Event{ev(SourceOperator, "netboot-on"), ev(SourceBMC, KindPXESet),
+				ev(SourceBMC, KindPower, "action", "cycle")}, boot("true")...)...)
+		if st.State != StateReady || st.Refused != 0 {
+			t.Fatalf("before the kickstart: %+v", st)
+		}
+		if st = apply(t, st, ev(SourceHTTP, KindKickstart)); st.State != StateInstalling || !st.ByHand {
+			t.Fatalf("after the kickstart: %+v", st)
+		}
+	})
 	t.Run("netboot off before the kickstart", func(t *testing.T) {
 		start := Status{Node: "compute05", State: StateReady, Attempt: 1}
 		st := apply(t, start, append(append([]Event{ev(SourceOperator, "netboot-on")}, boot("true")...),
