@@ -36,8 +36,10 @@ discovers them over Redfish. When a simulated iDRAC boots its server, a
 simulated node PXE-boots over real DHCP, TFTP and HTTP, fetches and lints its
 kickstart, calls back, reboots and runs sshd.
 
-While a lab is up (recorded in the state directory), serve, up, role and
-rebuild run inside it with no extra flags. Nothing leaves the namespaces.
+While a lab is up (recorded in the state directory), serve, up, role,
+rebuild, bmc and profile run inside it with no extra flags, and so do status
+and netboot when they ask a serve running in it (its API's address exists
+only there). Nothing leaves the namespaces.
 Needs root and iproute2.`,
 		Example: `  provision lab up --site sites/paper.toml
   provision up --yes --site sites/paper.toml

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provision/provision/internal/lab"
 	"github.com/provision/provision/internal/store"
 	"github.com/provision/provision/provision"
 )
@@ -344,5 +347,167 @@ func TestLabFaults(t *testing.T) {
 	}
 	if strings.Contains(string(log), `msg="link down (fault)" node=compute05`) {
 		t.Error("the daemon flapped compute05's port too")
+	}
+}
+
+// TestLabInstallByHand: with only `provision serve` running on a staging
+// lab, an operator reinstalls a ready node by hand from the host's shell
+// (netboot on, bmc pxe, bmc power cycle: the CLI asks serve's API from
+// inside the lab, the only place its address exists). The node is
+// followed to installed, by hand, with none of its events refused; the
+// next `up` hands it off without powering it again. status, asked from
+// the host while serve runs, answers from inside the lab too.
+func TestLabInstallByHand(t *testing.T) {
+	bin := labBinary(t)
+	site, state := copySite(t, "staging"), t.TempDir()
+	labUp(t, bin, site, state)
+	run := func(args ...string) string {
+		t.Helper()
+		out, code := labRun(t, bin, append(args, "--site", site, "--state", state)...)
+		if code != 0 {
+			t.Fatalf("provision %v: exit %d\n%s", args, code, out)
+		}
+		return out
+	}
+	run("up", "--yes", "--stagger", "0", "compute01")
+
+	rec, err := lab.Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveLog := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(serveLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	// serve straight in the appliance's namespace, so that SIGTERM
+	// reaches it (from the host, serve re-executes itself there).
+	serve := exec.CommandContext(t.Context(), "ip", "netns", "exec", rec.Appliance, bin, "serve", "--site", site, "--state", state)
+	serve.Env = append(os.Environ(), labInsideEnv+"="+rec.Appliance)
+	serve.Stdout, serve.Stderr = logf, logf
+	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		if err := serve.Wait(); err != nil {
+			out, _ := os.ReadFile(serveLog)
+			t.Errorf("serve: %v\n%s", err, out)
+		}
+	}
+	t.Cleanup(stop)
+	status := func() provision.Status {
+		t.Helper()
+		var list []provision.Status
+		if err := json.Unmarshal([]byte(run("status", "--json", "compute01")), &list); err != nil || len(list) != 1 {
+			t.Fatalf("status --json: %v %v", list, err)
+		}
+		return list[0]
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				out, _ := os.ReadFile(serveLog)
+				t.Fatalf("%s: not within a minute; serve's log:\n%s", what, out)
+			}
+			<-tick.C
+		}
+	}
+	waitFor("serve's API", func() bool { return fileExists(filepath.Join(state, "api.json")) })
+
+	if out := run("netboot", "on", "compute01"); !strings.Contains(out, "compute01: netboot on (through provision serve)") {
+		t.Fatalf("netboot on:\n%s", out)
+	}
+	run("bmc", "pxe", "compute01")
+	run("bmc", "power", "cycle", "compute01")
+	waitFor("compute01 installed", func() bool { return status().State == provision.StateInstalled })
+	if st := status(); !st.ByHand || st.Attempt != 2 || st.Refused != 0 {
+		t.Errorf("after the hand install: %+v, want by hand, attempt 2, nothing refused", st)
+	}
+	if out := run("status", "compute01"); !strings.Contains(out, "install started by hand") {
+		t.Errorf("status does not say the install was started by hand:\n%s", out)
+	}
+	if out := run("up", "--yes", "compute01"); !strings.Contains(out, "1 nodes, 1 ready, 0 not") {
+		t.Fatalf("up after the hand install:\n%s", out)
+	}
+	stop()
+	if out, _ := os.ReadFile(serveLog); strings.Contains(string(out), "refused by the node state machine") {
+		t.Errorf("serve refused events:\n%s", out)
+	}
+	if st := status(); st.State != provision.StateReady {
+		t.Errorf("after up: %+v", st)
+	}
+	// The profile again, by hand, from the host: over SSH from inside
+	// the lab, checked as the lab's rollouts check it (a simulated node
+	// shares this machine's file system: its profile is never run).
+	if out := run("profile", "compute01"); !strings.Contains(out, "compute01: lab: apply.sh uploaded and checked (bash -n), not run") {
+		t.Errorf("profile compute01:\n%s", out)
+	}
+	if st := status(); st.State != provision.StateReady {
+		t.Errorf("after profile: %+v", st)
+	}
+	if n := installsSinceForget(t, state)["compute01"]; n != 2 {
+		t.Errorf("compute01 installed %d times, want 2 (up's, then the hand install)", n)
+	}
+	st, err := store.Open(state, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cycles, err := st.Events(store.Filter{Node: "compute01", Source: provision.SourceBMC, Kind: provision.KindPower})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cycles) != 2 {
+		t.Errorf("compute01 powered %d times, want 2 (the first up's, the operator's): the handoff powered it", len(cycles))
+	}
+}
+
+// TestControlClientOutsideLab: while a lab is up on the state, the API
+// client is refused to a process outside the lab's appliance namespace
+// (the API's address would be routed off the machine) and given to one
+// inside it.
+func TestControlClientOutsideLab(t *testing.T) {
+	state := t.TempDir()
+	for name, data := range map[string]string{
+		"api.json":     `{"url":"http://10.3.2.10:80","pid":1}`,
+		"api.token":    "token\n",
+		"lab/lab.json": `{"site":"staging","appliance_namespace":"pvl-staging-app"}`,
+	} {
+		p := filepath.Join(state, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{}
+	a := &app{state: state, getenv: func(k string) string { return env[k] }}
+	if _, err := a.controlClient(); !errors.Is(err, errLabOutside) {
+		t.Fatalf("outside the lab: %v, want %v", err, errLabOutside)
+	}
+	env[labInsideEnv] = "pvl-staging-app"
+	c, err := a.controlClient()
+	if err != nil || c.url != "http://10.3.2.10:80" || c.token != "token" {
+		t.Fatalf("inside the lab: %+v %v", c, err)
+	}
+	if err := os.Remove(filepath.Join(state, "lab", "lab.json")); err != nil {
+		t.Fatal(err)
+	}
+	delete(env, labInsideEnv)
+	if _, err := a.controlClient(); err != nil {
+		t.Fatalf("no lab: %v", err)
 	}
 }

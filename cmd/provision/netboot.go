@@ -111,7 +111,11 @@ func (a *app) netbootSet(names []string, on bool) error {
 	}
 	st, err := store.Open(a.state, storeWait)
 	if errors.Is(err, store.ErrLocked) {
-		// provision serve holds the state: ask it.
+		// provision serve holds the state: ask it (in a lab, from its
+		// appliance namespace, the only place its API is).
+		if inLab, err := a.intoLab(context.Background()); inLab {
+			return err
+		}
 		if c, cerr := a.controlClient(); cerr == nil {
 			return a.remoteNetboot(context.Background(), c, nodes, on)
 		}

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provision/provision/internal/appliance"
 	"github.com/provision/provision/internal/handoff"
 	"github.com/provision/provision/internal/hostkeys"
+	"github.com/provision/provision/internal/lab"
 	"github.com/provision/provision/profiles"
 	"github.com/provision/provision/provision"
 	"github.com/spf13/cobra"
@@ -75,6 +77,9 @@ must not be running.`,
 				return a.applyLocal(cmd.Context(), b)
 			case dryRun:
 				return a.dryRunRemote(n, b)
+			}
+			if inLab, err := a.intoLab(cmd.Context()); inLab {
+				return err // a lab's nodes are reachable only from its appliance namespace
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -238,5 +243,11 @@ func (a *app) applyRemote(ctx context.Context, n *provision.NodePlan, b profiles
 			a.log.Error("record event", "node", e.Node, "kind", e.Kind, "err", err)
 		}
 	}
-	return handoff.Run(ctx, n, b, handoff.Config{Keys: keys, Events: sink, Log: a.log})
+	cfg := handoff.Config{Keys: keys, Events: sink, Log: a.log}
+	if rec, err := lab.Load(a.state); err == nil && a.getenv(labInsideEnv) == rec.Appliance {
+		// A simulated node: its profile is checked as the lab's
+		// rollouts check it, not run on this machine's file system.
+		cfg = appliance.LabHandoff(cfg, lab.Dir(a.state))
+	}
+	return handoff.Run(ctx, n, b, cfg)
 }

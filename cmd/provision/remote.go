@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/appliance"
+	"github.com/provision/provision/internal/lab"
 	"github.com/provision/provision/internal/rollout"
 	"github.com/provision/provision/internal/tracker"
 	"github.com/provision/provision/provision"
@@ -27,8 +28,18 @@ type controlClient struct {
 	http  *http.Client
 }
 
+// errLabOutside refuses to call the API of a serve running in a lab from
+// outside the lab: its address exists only in the lab's namespaces, and
+// from here the request would leave the machine by the default route.
+var errLabOutside = errors.New("provision serve runs in the lab on this state: its API is reachable only from the lab's appliance namespace")
+
 // controlClient finds the API of the appliance running on this state.
+// In a lab, only a process inside the lab's appliance namespace may call
+// it (see intoLab).
 func (a *app) controlClient() (*controlClient, error) {
+	if rec, err := lab.Load(a.state); err == nil && a.getenv(labInsideEnv) != rec.Appliance {
+		return nil, errLabOutside
+	}
 	var rec appliance.APIRecord
 	data, err := os.ReadFile(filepath.Join(a.state, appliance.APIFile))
 	if err != nil {

@@ -82,6 +82,9 @@ func (a *app) statuses(ctx context.Context, sf *serveFlags) (func(string) provis
 	ap, err := a.openAppliance(sf)
 	if errors.Is(err, store.ErrLocked) {
 		c, cerr := a.controlClient()
+		if errors.Is(cerr, errLabOutside) {
+			return nil, nil, cerr
+		}
 		if cerr != nil {
 			return nil, nil, err
 		}

@@ -35,6 +35,9 @@ States are folded from the nodes' events in the state directory; while
   provision status --json | jq '.[] | select(.state == "failed")'`,
 		ValidArgsFunction: a.completeNodes,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inLab, err := a.intoLab(cmd.Context()); inLab {
+				return err // serve's API in a lab is reachable only from its appliance namespace
+			}
 			plan, err := a.loadPlan()
 			if err != nil {
 				return err

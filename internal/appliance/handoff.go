@@ -36,11 +36,20 @@ fi`
 func (a *Appliance) handoff() func(context.Context, *provision.NodePlan) error {
 	cfg := handoff.Config{Keys: a.Keys, Events: a.Tracker.Record, Log: a.log.With("part", "handoff")}
 	if a.cfg.LabDir != "" {
-		cfg.RemoteDirFor = func(n *provision.NodePlan) string { return filepath.Join(a.cfg.LabDir, "nodes", n.Name, "profile") }
-		cfg.Command = labCheckOnly
-		cfg.RetryEvery = 500 * time.Millisecond
+		cfg = LabHandoff(cfg, a.cfg.LabDir)
 	}
 	return handoff.Hook(cfg, a.renderBundle)
+}
+
+// LabHandoff makes cfg the handoff of a virtual lab whose directory is
+// labDir: a simulated node shares this machine's file system, so its
+// profile is uploaded to its own directory in the lab and checked there,
+// never run (it would install packages on this machine).
+func LabHandoff(cfg handoff.Config, labDir string) handoff.Config {
+	cfg.RemoteDirFor = func(n *provision.NodePlan) string { return filepath.Join(labDir, "nodes", n.Name, "profile") }
+	cfg.Command = labCheckOnly
+	cfg.RetryEvery = 500 * time.Millisecond
+	return cfg
 }
 
 // renderBundle renders a node's role profile with the inputs kept in the
