@@ -361,48 +361,18 @@ func TestLabInstallByHand(t *testing.T) {
 	bin := labBinary(t)
 	site, state := copySite(t, "staging"), t.TempDir()
 	labUp(t, bin, site, state)
-	run := func(args ...string) string {
-		t.Helper()
-		out, code := labRun(t, bin, append(args, "--site", site, "--state", state)...)
-		if code != 0 {
-			t.Fatalf("provision %v: exit %d\n%s", args, code, out)
-		}
-		return out
-	}
+	run := mustRun(t, bin, site, state)
 	run("up", "--yes", "--stagger", "0", "compute01")
 
 	rec, err := lab.Load(state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveLog := filepath.Join(t.TempDir(), "serve.log")
-	logf, err := os.Create(serveLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
 	// serve straight in the appliance's namespace, so that SIGTERM
 	// reaches it (from the host, serve re-executes itself there).
 	serve := exec.CommandContext(t.Context(), "ip", "netns", "exec", rec.Appliance, bin, "serve", "--site", site, "--state", state)
 	serve.Env = append(os.Environ(), labInsideEnv+"="+rec.Appliance)
-	serve.Stdout, serve.Stderr = logf, logf
-	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		if err := serve.Wait(); err != nil {
-			out, _ := os.ReadFile(serveLog)
-			t.Errorf("serve: %v\n%s", err, out)
-		}
-	}
-	t.Cleanup(stop)
+	serveLog, stop := startServe(t, serve)
 	status := func() provision.Status {
 		t.Helper()
 		var list []provision.Status
@@ -509,5 +479,50 @@ func TestControlClientOutsideLab(t *testing.T) {
 	delete(env, labInsideEnv)
 	if _, err := a.controlClient(); err != nil {
 		t.Fatalf("no lab: %v", err)
+	}
+}
+
+// startServe starts a `provision serve` command with its output in a
+// log file, and returns the file and a function that stops it with
+// SIGTERM and checks it ended cleanly (also run at the end of the test).
+func startServe(t *testing.T, serve *exec.Cmd) (log string, stop func()) {
+	t.Helper()
+	log = filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	serve.Stdout, serve.Stderr = logf, logf
+	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		if err := serve.Wait(); err != nil {
+			out, _ := os.ReadFile(log)
+			t.Errorf("serve: %v\n%s", err, out)
+		}
+	}
+	t.Cleanup(stop)
+	return log, stop
+}
+
+// mustRun returns a runner of the binary on site and state that fails
+// the test on a non-zero exit and returns the output.
+func mustRun(t *testing.T, bin, site, state string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, code := labRun(t, bin, append(args, "--site", site, "--state", state)...)
+		if code != 0 {
+			t.Fatalf("provision %v: exit %d\n%s", args, code, out)
+		}
+		return out
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,14 +90,7 @@ func TestQEMUServe(t *testing.T) {
 	if err := probs.Err(); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) string {
-		t.Helper()
-		out, code := labRun(t, bin, append(args, "--site", site, "--state", state)...)
-		if code != 0 {
-			t.Fatalf("provision %v: exit %d\n%s", args, code, out)
-		}
-		return out
-	}
+	run := mustRun(t, bin, site, state)
 	tree := filepath.Join(t.TempDir(), "tree")
 	if err := k.WriteTree(tree); err != nil {
 		t.Fatal(err)
@@ -126,31 +118,7 @@ func TestQEMUServe(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	serveLog := filepath.Join(t.TempDir(), "serve.log")
-	logf, err := os.Create(serveLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	serve := ns.Command(ctx, bin, "serve", "--site", site, "--state", state, "--interface", "br0", "--no-profiles")
-	serve.Stdout, serve.Stderr = logf, logf
-	serve.Cancel = func() error { return serve.Process.Signal(syscall.SIGTERM) }
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	served := false
-	stopServe := func() {
-		if served {
-			return
-		}
-		served = true
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		if err := serve.Wait(); err != nil {
-			out, _ := os.ReadFile(serveLog)
-			t.Errorf("serve: %v\n%s", err, out)
-		}
-	}
-	t.Cleanup(stopServe)
+	serveLog, stopServe := startServe(t, ns.Command(ctx, bin, "serve", "--site", site, "--state", state, "--interface", "br0", "--no-profiles"))
 	// serve probes for another DHCP server before it answers (4 s); a
 	// firmware gives up DHCP after some 20 s, which a loaded machine
 	// could exceed, so the VMs start once serve answers.
