@@ -29,8 +29,8 @@ callback turns it off by itself, so a node installs once.
 "status" with no NODE shows every node. The appliance node (admin01) is never
 network-installed and cannot be turned on.
 
-The state store is locked by a running 'provision serve': stop it first (for
-now; the server will take these changes over its API later).`,
+While 'provision serve' runs on the state, netboot asks it through its API
+(on and off are recorded as the operator's; status shows what serve applies).`,
 		Example: `  provision netboot on compute05 compute06
   provision netboot off compute05
   provision netboot status`,
@@ -155,9 +155,27 @@ func (a *app) netbootStatus(names []string) error {
 			return err
 		}
 	}
-	st, err := a.openStore()
+	st, err := store.Open(a.state, storeWait)
+	if errors.Is(err, store.ErrLocked) {
+		// provision serve holds the state: ask it.
+		if inLab, err := a.intoLab(context.Background()); inLab {
+			return err
+		}
+		if c, cerr := a.controlClient(); cerr == nil {
+			on, err := c.netboots(context.Background())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tNETBOOT\tFROM")
+			for _, n := range nodes {
+				fmt.Fprintf(tw, "%s\t%s\tprovision serve\n", n.Name, onOff(on[n.Name]))
+			}
+			return tw.Flush()
+		}
+	}
 	if err != nil {
-		return err
+		return a.storeError(err)
 	}
 	defer st.Close()
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
@@ -178,7 +196,14 @@ func (a *app) netbootStatus(names []string) error {
 		case set:
 			from = "state"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Name, map[bool]string{true: "on", false: "off"}[on], from)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", n.Name, onOff(on), from)
 	}
 	return tw.Flush()
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provision/provision/internal/api"
 	"github.com/provision/provision/internal/appliance"
 	"github.com/provision/provision/internal/lab"
 	"github.com/provision/provision/internal/rollout"
@@ -58,23 +59,8 @@ func (a *app) controlClient() (*controlClient, error) {
 
 // status reads every node's status.
 func (c *controlClient) status(ctx context.Context) (map[string]provision.Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/api/v1/status", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("provision serve at %s: %w", c.url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("provision serve at %s: %s: %s", c.url, resp.Status, bytes.TrimSpace(b))
-	}
 	var list []provision.Status
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+	if err := c.get(ctx, "/api/v1/status", &list); err != nil {
 		return nil, err
 	}
 	out := map[string]provision.Status{}
@@ -82,6 +68,42 @@ func (c *controlClient) status(ctx context.Context) (map[string]provision.Status
 		out[s.Node] = s
 	}
 	return out, nil
+}
+
+// netboots reads every node's netboot flag as serve applies it.
+func (c *controlClient) netboots(ctx context.Context) (map[string]bool, error) {
+	var list []api.Node
+	if err := c.get(ctx, "/api/v1/nodes", &list); err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, n := range list {
+		out[n.Node] = n.Netboot
+	}
+	return out, nil
+}
+
+// get decodes the JSON answer of a GET of path.
+func (c *controlClient) get(ctx context.Context, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("provision serve at %s: %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("provision serve at %s: %s: %s", c.url, resp.Status, bytes.TrimSpace(b))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("provision serve at %s: %s: %w", c.url, path, err)
+	}
+	return nil
 }
 
 // remoteRollout runs a rollout in the running appliance and follows it.

@@ -203,6 +203,13 @@ func TestServeAPI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "compute02: netboot off (through provision serve)") {
 		t.Fatalf("netboot through the API: %v\n%s%s", err, out, errOut)
 	}
+	// compute01 off since its rollout gave up, compute02 by hand,
+	// compute03 as the site file says.
+	out, errOut, err = bmcCLI(t, "netboot", "status", "compute01", "compute02", "compute03", "--site", site, "--state", state)
+	if err != nil || !regexpLine(out, `^compute01\s+off\s+provision serve$`) || !regexpLine(out, `^compute02\s+off\s+provision serve$`) ||
+		!regexpLine(out, `^compute03\s+on\s+provision serve$`) {
+		t.Fatalf("netboot status through the API: %v\n%s%s", err, out, errOut)
+	}
 	out, errOut, err = bmcCLI(t, "bmc", "pxe", "compute03", "--site", site, "--state", state)
 	if err != nil || !strings.Contains(out, "compute03: pxe done (through provision serve)") {
 		t.Fatalf("bmc pxe through the API: %v\n%s%s", err, out, errOut)
