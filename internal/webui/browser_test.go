@@ -152,6 +152,19 @@ func TestBrowser(t *testing.T) {
 	if err != nil || !strings.Contains(logText, "bmc/pxe-set: one-time PXE set") {
 		t.Errorf("log lines: %q %v", logText, err)
 	}
+	// compute06, netbooted by hand with no rollout, fetches its
+	// kickstart: installing, and its detail says the install was started
+	// by hand.
+	ap.Tracker.Record(provision.Event{Node: "compute06", Source: provision.SourceHTTP, Kind: provision.KindKickstart})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#node-compute06[data-state="installing"]`)),
+		chromedp.Click(chromedp.CSS("#node-compute06")), chromedp.WaitVisible(chromedp.CSS("#detail"))); err != nil {
+		t.Fatalf("compute06's install by hand: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("detail-facts").textContent.includes("started by hand")`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		facts, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#detail-facts")))
+		t.Errorf("compute06's detail does not say its install was started by hand: %v\n%s", err, facts)
+	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
