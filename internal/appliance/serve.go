@@ -49,6 +49,7 @@ func (a *Appliance) Servers() (*Servers, error) {
 	}
 	root := a.imagesRoot()
 	routes := []tftp.Route{
+		tftp.LocalBoot(dhcp.DefaultLocalEFIFile),
 		tftp.Files("loaders", loaders.Paths()),
 		tftp.Dynamic("pxelinux.cfg", tftp.Prefix("pxelinux.cfg/"), a.pxelinuxConfig),
 	}

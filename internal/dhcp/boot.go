@@ -21,6 +21,11 @@ type BootFiles struct {
 	// Script is the URL path of the per-node iPXE script; the client's
 	// MAC is added as ?mac=aa:bb:cc:dd:ee:ff.
 	Script string
+	// LocalEFI is the TFTP file offered to UEFI PXE firmware of a node
+	// whose netboot is off: the TFTP server refuses it (tftp.LocalBoot),
+	// so the firmware fails its network boot at once and goes on to the
+	// disk.
+	LocalEFI string
 }
 
 // Default boot file names.
@@ -30,6 +35,7 @@ const (
 	DefaultEFIFile      = "ipxe.efi"
 	DefaultHTTPBootPath = "/ipxe.efi"
 	DefaultScriptPath   = "/boot.ipxe"
+	DefaultLocalEFIFile = "local-boot.efi"
 )
 
 func (f BootFiles) withDefaults() BootFiles {
@@ -43,6 +49,7 @@ func (f BootFiles) withDefaults() BootFiles {
 	def(&f.EFI, DefaultEFIFile)
 	def(&f.HTTPBoot, DefaultHTTPBootPath)
 	def(&f.Script, DefaultScriptPath)
+	def(&f.LocalEFI, DefaultLocalEFIFile)
 	return f
 }
 
@@ -64,13 +71,20 @@ type Boot struct {
 
 // BootReply chooses the boot file or URL for a client and its node.
 // appliance is the TFTP server, applianceURL the HTTP base URL. A node
-// whose netboot is off gets no boot file: its firmware reports that no
-// boot file was offered and moves to the next boot device, the local disk.
+// whose netboot is off gets no boot file: a BIOS PXE ROM reports that no
+// boot file was offered and moves to the next boot device, the local
+// disk. UEFI PXE firmware instead ignores such an offer and asks again
+// for a minute (OVMF: 4, 8, 16, 32 s) before it moves on, on every boot
+// of a node whose boot order has the network first; it is offered
+// files.LocalEFI, which the TFTP server refuses, and moves on at once.
 func BootReply(c BootClient, node *provision.NodePlan, netboot bool, files BootFiles, appliance netip.Addr, applianceURL, mac string) Boot {
+	files = files.withDefaults()
+	if !netboot && c.PXE() && c.Firmware == FirmwareEFI && !c.IPXE {
+		return Boot{File: files.LocalEFI, Server: appliance}
+	}
 	if !netboot || !c.PXE() {
 		return Boot{}
 	}
-	files = files.withDefaults()
 	base := strings.TrimSuffix(applianceURL, "/")
 	tftp := func(name string) Boot {
 		return Boot{File: name, Server: appliance, NoProxyWait: true}

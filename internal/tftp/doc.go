@@ -3,7 +3,9 @@
 // the first that matches a path answering it (smee's design): the boot
 // loaders of the image catalog, files generated per node on the fly
 // (pxelinux.cfg/01-<mac>, iPXE scripts) and install-tree files read
-// through os.Root.
+// through os.Root. LocalBoot refuses the one name offered to the UEFI
+// firmware of a node whose netboot is off, so that it boots its disk at
+// once instead of asking DHCP again for a minute.
 //
 // pin/tftp hands the requested name over raw, so every name passes
 // CleanPath first: writes, "..", absolute paths, NUL, backslashes,
@@ -14,6 +16,6 @@
 //
 // Each request ends in one provision.Event: transfer, transfer-failed,
 // probe (a client that asked only for the size, as UEFI firmware does),
-// not-found or refused, with the node when the client's address names
+// local-boot, not-found or refused, with the node when the client's address names
 // one, the file, bytes and duration.
 package tftp

@@ -3,6 +3,7 @@ package tftp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -56,6 +57,25 @@ func (r filesRoute) Match(path string) bool {
 
 func (r filesRoute) Open(_ context.Context, req Request) (io.ReadCloser, int64, error) {
 	return openRegular(os.Open(r.files[req.Path]))
+}
+
+// ErrLocalBoot is the answer to the file LocalBoot serves: an ERROR
+// packet (code 1, as for a missing file) that ends a UEFI firmware's
+// network boot at once, so that it boots its disk.
+var ErrLocalBoot = errors.New("netboot is off: boot from the local disk")
+
+// LocalBoot answers the one file name offered to the UEFI firmware of a
+// node whose netboot is off (dhcp.BootFiles.LocalEFI) with ErrLocalBoot.
+func LocalBoot(name string) Route { return localBootRoute(name) }
+
+type localBootRoute string
+
+func (r localBootRoute) Name() string { return "local-boot" }
+
+func (r localBootRoute) Match(path string) bool { return path == string(r) }
+
+func (r localBootRoute) Open(context.Context, Request) (io.ReadCloser, int64, error) {
+	return nil, 0, ErrLocalBoot
 }
 
 // DynamicFunc generates a file for a client: a node's pxelinux.cfg/01-<mac>

@@ -61,6 +61,9 @@ const (
 	// the transfer on the answer, as UEFI firmware does before it
 	// fetches a file: not a failure.
 	KindProbe = "probe"
+	// KindLocalBoot is UEFI firmware of a node whose netboot is off
+	// asking for the file that tells it to boot its disk (LocalBoot).
+	KindLocalBoot = "local-boot"
 )
 
 // Serve answers read requests until ctx ends. Then it stops listening,
@@ -202,6 +205,10 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 	}
 	ev.Attrs["route"] = route.Name()
 	rc, size, err := route.Open(ctx, req)
+	if errors.Is(err, ErrLocalBoot) {
+		s.emit(ev, KindLocalBoot, nil)
+		return clientError(ErrLocalBoot.Error())
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		s.emit(ev, KindNotFound, err)
 		return clientError("file not found: " + path)
@@ -262,6 +269,8 @@ func (s *Server) emit(ev provision.Event, kind string, err error) {
 		s.log().Info("tftp transfer", append(args, "route", ev.Attrs["route"], "bytes", ev.Attrs["bytes"], "duration", ev.Attrs["duration"])...)
 	case KindNotFound, KindProbe:
 		s.log().Debug("tftp file not found", args...)
+	case KindLocalBoot:
+		s.log().Debug("tftp local boot: netboot off", args...)
 	default:
 		s.log().Warn("tftp "+kind, append(args, "error", ev.Attrs["error"])...)
 	}

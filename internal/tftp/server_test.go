@@ -138,6 +138,7 @@ func (f *fixture) server(t testing.TB) *Server {
 	t.Cleanup(func() { root.Close() })
 	return &Server{
 		Routes: []Route{
+			LocalBoot("local-boot.efi"),
 			Files("loaders", map[string]string{"undionly.kpxe": filepath.Join(f.dir, "loaders/undionly.kpxe")}),
 			Dynamic("pxelinux.cfg", Prefix("pxelinux.cfg/"), func(_ context.Context, remote netip.Addr, path string) ([]byte, error) {
 				if path != "pxelinux.cfg/01-52-54-00-00-00-01" {
@@ -300,6 +301,30 @@ func TestRefusals(t *testing.T) {
 	}
 	if kinds[KindRefused] == 0 || kinds[KindNotFound] == 0 {
 		t.Errorf("event kinds %v", kinds)
+	}
+}
+
+// TestLocalBoot: the file offered to UEFI firmware of a node whose
+// netboot is off is refused with an ERROR packet that says why (so that
+// the firmware boots its disk at once), and recorded as local-boot, not
+// as a missing file.
+func TestLocalBoot(t *testing.T) {
+	f := newFixture(t, 1000)
+	ts := serve(t, f.server(t))
+	// curl reports error code 1 as its exit status 68, "file not found".
+	got, err := curl(t, ts.addr, "local-boot.efi", 1468)
+	if err == nil || len(got) > 0 || !strings.Contains(err.Error(), "exit status 68") {
+		t.Errorf("curl local-boot.efi: %q, %v", got, err)
+	}
+	// With tsize, as UEFI firmware asks first: the same answer, and the
+	// reason in the ERROR packet.
+	if _, _, err := goGet(ts.addr, "local-boot.efi", 1468, true); err == nil || !strings.Contains(err.Error(), "netboot is off: boot from the local disk") {
+		t.Errorf("with tsize: %v", err)
+	}
+	for _, e := range ts.waitEvents(t, 2) {
+		if e.Kind != KindLocalBoot || e.Node != "compute01" || e.Attrs["file"] != "local-boot.efi" {
+			t.Errorf("event %+v", e)
+		}
 	}
 }
 
