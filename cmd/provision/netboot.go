@@ -36,7 +36,7 @@ While 'provision serve' runs on the state, netboot asks it through its API
   provision netboot status`,
 	}
 	set := func(on bool) *cobra.Command {
-		word := map[bool]string{true: "on", false: "off"}[on]
+		word := onOff(on)
 		return &cobra.Command{
 			Use:               word + " NODE...",
 			Short:             "Make the nodes' next PXE boot " + map[bool]string{true: "install them", false: "boot their local disk"}[on],
@@ -124,7 +124,6 @@ func (a *app) netbootSet(names []string, on bool) error {
 		return a.storeError(err)
 	}
 	defer st.Close()
-	word := map[bool]string{true: "on", false: "off"}
 	for _, n := range nodes {
 		was, err := st.Netboot(n)
 		if err != nil {
@@ -133,13 +132,13 @@ func (a *app) netbootSet(names []string, on bool) error {
 		if err := st.SetFlag(n.Name, store.FlagNetboot, on); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
-		ev := provision.Event{Node: n.Name, Source: "operator", Kind: "netboot-" + word[on],
-			Msg: "netboot " + word[on] + " by hand", Attrs: map[string]string{"was": word[was]}}
+		ev := provision.Event{Node: n.Name, Source: "operator", Kind: "netboot-" + onOff(on),
+			Msg: "netboot " + onOff(on) + " by hand", Attrs: map[string]string{"was": onOff(was)}}
 		if _, err := st.Append(ev); err != nil {
 			return err
 		}
 		a.log.Debug("netboot set", "node", n.Name, "netboot", on)
-		fmt.Fprintf(a.stdout, "%s: netboot %s (was %s)\n", n.Name, word[on], word[was])
+		fmt.Fprintf(a.stdout, "%s: netboot %s (was %s)\n", n.Name, onOff(on), onOff(was))
 	}
 	return nil
 }

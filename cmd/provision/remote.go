@@ -202,7 +202,6 @@ func (c *controlClient) post(ctx context.Context, path, body string) (int, []byt
 
 // remoteNetboot sets nodes' netboot flags through the running appliance.
 func (a *app) remoteNetboot(ctx context.Context, c *controlClient, nodes []*provision.NodePlan, on bool) error {
-	word := map[bool]string{true: "on", false: "off"}
 	for _, n := range nodes {
 		code, b, err := c.post(ctx, "/api/v1/nodes/"+n.Name+"/netboot", fmt.Sprintf(`{"on": %v}`, on))
 		if err != nil {
@@ -211,7 +210,7 @@ func (a *app) remoteNetboot(ctx context.Context, c *controlClient, nodes []*prov
 		if code != http.StatusOK {
 			return fmt.Errorf("node %s: provision serve refused: %d: %s", n.Name, code, b)
 		}
-		fmt.Fprintf(a.stdout, "%s: netboot %s (through provision serve)\n", n.Name, word[on])
+		fmt.Fprintf(a.stdout, "%s: netboot %s (through provision serve)\n", n.Name, onOff(on))
 	}
 	return nil
 }
