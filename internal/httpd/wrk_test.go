@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/metrics"
+	"github.com/provision/provision/internal/proctest"
 	"github.com/provision/provision/provision"
 )
 
@@ -51,10 +52,21 @@ func BenchmarkInstallTreeWrk(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(e.images, "centos-6.5", "Packages", "small.rpm"), small, 0o644); err != nil {
 		b.Fatal(err)
 	}
+	nginxAddr, nginxCPU := startNginx(b, nginx, e.images)
 	addrs := map[string]string{
 		"provision": quietServer(b, e),
-		"nginx":     startNginx(b, nginx, e.images),
+		"nginx":     nginxAddr,
 	}
+	// Each server's CPU time: this test process's for this server (wrk
+	// is a child, not counted), nginx's master and workers' in a cgroup
+	// (root only; nil without).
+	cpuOf := map[string]func() time.Duration{"nginx": nginxCPU, "provision": func() time.Duration {
+		d, err := proctest.CPU(os.Getpid(), false)
+		if err != nil {
+			b.Fatalf("this process's CPU: %v", err)
+		}
+		return d
+	}}
 	script := filepath.Join(b.TempDir(), "done.lua")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
 		b.Fatal(err)
@@ -68,11 +80,19 @@ func BenchmarkInstallTreeWrk(b *testing.B) {
 			// that the load of a shared machine falls on both alike.
 			order := []string{"nginx", "provision"}
 			total := map[string]*wrkResult{"nginx": {}, "provision": {}}
+			cpu := map[string]time.Duration{}
 			for b.Loop() {
 				for _, server := range order {
+					var c0 time.Duration
+					if cpuOf[server] != nil {
+						c0 = cpuOf[server]()
+					}
 					r, err := runWrk(b.Context(), wrk, script, "http://"+addrs[server]+"/images/"+file.path)
 					if err != nil {
 						b.Fatal(err)
+					}
+					if cpuOf[server] != nil {
+						cpu[server] += cpuOf[server]() - c0
 					}
 					total[server].add(r)
 				}
@@ -81,6 +101,9 @@ func BenchmarkInstallTreeWrk(b *testing.B) {
 			for _, server := range []string{"nginx", "provision"} {
 				b.ReportMetric(total[server].mbs(), server+"-MB/s")
 				b.ReportMetric(float64(total[server].requests)/total[server].seconds, server+"-req/s")
+				if d, ok := cpu[server]; ok {
+					b.ReportMetric(float64(d.Microseconds())/float64(total[server].requests), server+"-us/req")
+				}
 			}
 			b.ReportMetric(total["provision"].mbs()/total["nginx"].mbs(), "x-nginx")
 		})
@@ -219,8 +242,9 @@ http {
 
 // startNginx runs nginx in the foreground on a free loopback port,
 // serving images at /images/, until the benchmark ends, and returns its
-// address once it answers.
-func startNginx(b *testing.B, bin, images string) string {
+// address once it answers, and the CPU time its master and workers have
+// used (counted in a cgroup, which needs root; nil without).
+func startNginx(b *testing.B, bin, images string) (string, func() time.Duration) {
 	b.Helper()
 	dir := b.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -237,6 +261,7 @@ func startNginx(b *testing.B, bin, images string) string {
 	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, addr, images), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	group := cpuGroup(b, fmt.Sprintf("provision-bench-nginx-%d", os.Getpid()))
 	cmd := exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// Its own process group, so that the workers can be killed with the
@@ -268,7 +293,7 @@ func startNginx(b *testing.B, bin, images string) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return addr
+				return addr, nginxCPU(b, group, cmd.Process.Pid)
 			}
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
@@ -281,5 +306,47 @@ func startNginx(b *testing.B, bin, images string) string {
 			b.Fatalf("nginx at %s does not answer: %v\n%s", addr, err, log)
 		case <-tick.C:
 		}
+	}
+}
+
+// cpuGroup makes a cgroup that counts nginx's CPU time, removed at the
+// end of the benchmark (after nginx has stopped: make it before nginx
+// starts), or nil when none can be made (not root).
+func cpuGroup(b *testing.B, name string) *proctest.CPUGroup {
+	g, err := proctest.NewCPUGroup(name)
+	if err != nil {
+		b.Logf("nginx's CPU not counted: %v", err)
+		return nil
+	}
+	b.Cleanup(func() {
+		if err := g.Remove(); err != nil {
+			b.Error(err)
+		}
+	})
+	return g
+}
+
+// nginxCPU puts nginx's master and its workers (forked by the time it
+// answers) in g and returns their CPU time counter; nil without g.
+func nginxCPU(b *testing.B, g *proctest.CPUGroup, master int) func() time.Duration {
+	if g == nil {
+		return nil
+	}
+	workers, err := proctest.Children(master)
+	if err != nil {
+		b.Fatalf("nginx's workers: %v", err)
+	}
+	for _, pid := range append([]int{master}, workers...) {
+		if err := g.Add(pid); err != nil {
+			b.Logf("nginx's CPU not counted: %v", err)
+			return nil
+		}
+	}
+	return func() time.Duration {
+		d, err := g.Usage()
+		if err != nil {
+			b.Fatalf("nginx's CPU: %v", err)
+		}
+		return d
 	}
 }
