@@ -54,22 +54,15 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 	if log := s.logger(); log.Enabled(r.Context(), slog.LevelDebug) {
 		log.Debug("images", "path", p, "ip", peer(r).String(), "range", r.Header.Get("Range") != "")
 	}
-	name := path.Base(p)
-	ctype := mime.TypeByExtension(path.Ext(name))
-	if ctype == "" {
-		// What ServeContent would sniff for a boot image or an RPM,
-		// without reading the file's head and seeking back.
-		ctype = "application/octet-stream"
-	}
 	if !wholeFile(r) {
-		w.Header().Set("Content-Type", ctype)
-		http.ServeContent(w, r, name, st.ModTime(), f.File)
+		w.Header()["Content-Type"] = f.contentType
+		http.ServeContent(w, r, path.Base(p), st.ModTime(), f.File)
 		return
 	}
 	// The whole file, as an installer asks for it: the response
 	// ServeContent would give, with the headers made at open.
 	h := w.Header()
-	h["Content-Type"] = []string{ctype}
+	h["Content-Type"] = f.contentType
 	h["Accept-Ranges"] = acceptRanges
 	if f.lastModified != nil {
 		h["Last-Modified"] = f.lastModified
@@ -94,4 +87,15 @@ func wholeFile(r *http.Request) bool {
 	h := r.Header
 	return len(h["Range"]) == 0 && len(h["If-Match"]) == 0 && len(h["If-None-Match"]) == 0 &&
 		len(h["If-Modified-Since"]) == 0 && len(h["If-Unmodified-Since"]) == 0 && len(h["If-Range"]) == 0
+}
+
+// contentType is the Content-Type of an install-tree file, from its
+// extension: application/octet-stream when it has none known, which is
+// what ServeContent would sniff for a boot image or an RPM, without
+// reading the file's head and seeking back.
+func contentType(name string) string {
+	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
 }

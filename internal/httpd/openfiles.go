@@ -39,8 +39,8 @@ type openFile struct {
 	info   fs.FileInfo
 	opened time.Time
 	// Content-Length and Last-Modified (nil when the time is zero or
-	// the epoch, as ServeContent leaves it out).
-	length, lastModified []string
+	// the epoch, as ServeContent leaves it out), and Content-Type.
+	length, lastModified, contentType []string
 }
 
 const (
@@ -78,7 +78,8 @@ func (c *openFiles) get(name string) (*openFile, error) {
 		f.Close()
 		return nil, err
 	}
-	of := &openFile{File: f, info: info, opened: now, length: []string{strconv.FormatInt(info.Size(), 10)}}
+	of := &openFile{File: f, info: info, opened: now, length: []string{strconv.FormatInt(info.Size(), 10)},
+		contentType: []string{contentType(name)}}
 	if mt := info.ModTime(); !mt.IsZero() && !mt.Equal(time.Unix(0, 0)) {
 		of.lastModified = []string{mt.UTC().Format(http.TimeFormat)}
 	}
