@@ -363,6 +363,15 @@ func TestLabInstallByHand(t *testing.T) {
 	labUp(t, bin, site, state)
 	run := mustRun(t, bin, site, state)
 	run("up", "--yes", "--stagger", "0", "compute01")
+	// A ready node whose netboot is on says so (no serve: from the store).
+	run("netboot", "on", "compute01")
+	if out := run("status", "compute01"); !regexpLine(out, `^compute01\s+ready .*netboot on: its next network boot reinstalls it`) {
+		t.Errorf("status of a ready node with netboot on:\n%s", out)
+	}
+	run("netboot", "off", "compute01")
+	if out := run("status", "compute01"); strings.Contains(out, "reinstalls it") {
+		t.Errorf("status after netboot off:\n%s", out)
+	}
 
 	rec, err := lab.Load(state)
 	if err != nil {
@@ -398,6 +407,9 @@ func TestLabInstallByHand(t *testing.T) {
 
 	if out := run("netboot", "on", "compute01"); !strings.Contains(out, "compute01: netboot on (through provision serve)") {
 		t.Fatalf("netboot on:\n%s", out)
+	}
+	if out := run("status", "compute01"); !regexpLine(out, `^compute01\s+ready .*netboot on: its next network boot reinstalls it`) {
+		t.Errorf("status through serve of a ready node with netboot on:\n%s", out)
 	}
 	run("bmc", "pxe", "compute01")
 	run("bmc", "power", "cycle", "compute01")

@@ -161,14 +161,14 @@ func (a *app) netbootStatus(names []string) error {
 			return err
 		}
 		if c, cerr := a.controlClient(); cerr == nil {
-			on, err := c.netboots(context.Background())
+			m, err := c.nodes(context.Background())
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tNETBOOT\tFROM")
 			for _, n := range nodes {
-				fmt.Fprintf(tw, "%s\t%s\tprovision serve\n", n.Name, onOff(on[n.Name]))
+				fmt.Fprintf(tw, "%s\t%s\tprovision serve\n", n.Name, onOff(m[n.Name].Netboot))
 			}
 			return tw.Flush()
 		}

@@ -70,15 +70,15 @@ func (c *controlClient) status(ctx context.Context) (map[string]provision.Status
 	return out, nil
 }
 
-// netboots reads every node's netboot flag as serve applies it.
-func (c *controlClient) netboots(ctx context.Context) (map[string]bool, error) {
+// nodes reads every node as the API shows it: status and netboot flag.
+func (c *controlClient) nodes(ctx context.Context) (map[string]api.Node, error) {
 	var list []api.Node
 	if err := c.get(ctx, "/api/v1/nodes", &list); err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
+	out := map[string]api.Node{}
 	for _, n := range list {
-		out[n.Node] = n.Netboot
+		out[n.Node] = n
 	}
 	return out, nil
 }

@@ -76,9 +76,9 @@ wiped and asks (or --yes).`,
 	return cmd
 }
 
-// statuses reads node states: from the state store, or from the running
-// `provision serve` that holds it.
-func (a *app) statuses(ctx context.Context, sf *serveFlags) (func(string) provision.Status, func(), error) {
+// statuses reads node states and netboot flags: from the state store,
+// or from the running `provision serve` that holds it.
+func (a *app) statuses(ctx context.Context, sf *serveFlags) (func(*provision.NodePlan) (provision.Status, bool), func(), error) {
 	ap, err := a.openAppliance(sf)
 	if errors.Is(err, store.ErrLocked) {
 		c, cerr := a.controlClient()
@@ -88,21 +88,27 @@ func (a *app) statuses(ctx context.Context, sf *serveFlags) (func(string) provis
 		if cerr != nil {
 			return nil, nil, err
 		}
-		m, err := c.status(ctx)
+		m, err := c.nodes(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		return func(n string) provision.Status {
-			if s, ok := m[n]; ok {
-				return s
+		return func(n *provision.NodePlan) (provision.Status, bool) {
+			if s, ok := m[n.Name]; ok {
+				return s.Status, s.Netboot
 			}
-			return provision.Status{Node: n, State: provision.StateNew}
+			return provision.Status{Node: n.Name, State: provision.StateNew}, false
 		}, func() {}, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return ap.Tracker.Status, func() { ap.Close() }, nil
+	return func(n *provision.NodePlan) (provision.Status, bool) {
+		on, err := ap.Store.Netboot(n)
+		if err != nil {
+			a.log.Warn("netboot flag", "node", n.Name, "err", err)
+		}
+		return ap.Tracker.Status(n.Name), on
+	}, func() { ap.Close() }, nil
 }
 
 // changeRoles rewrites a node's roles in the site file, after asking.

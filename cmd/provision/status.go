@@ -51,8 +51,11 @@ States are folded from the nodes' events in the state directory; while
 				return err
 			}
 			var list []provision.Status
+			netboot := map[string]bool{}
 			for _, n := range nodes {
-				list = append(list, statusOf(n.Name))
+				st, on := statusOf(n)
+				list = append(list, st)
+				netboot[n.Name] = on
 			}
 			done()
 			if asJSON {
@@ -60,7 +63,7 @@ States are folded from the nodes' events in the state directory; while
 				enc.SetIndent("", "  ")
 				return enc.Encode(list)
 			}
-			a.printStatuses(list)
+			a.printStatuses(list, netboot)
 			if len(args) == 1 {
 				return a.printTimeline(args[0])
 			}
@@ -71,7 +74,9 @@ States are folded from the nodes' events in the state directory; while
 	return cmd
 }
 
-func (a *app) printStatuses(list []provision.Status) {
+// printStatuses prints a line per node; netboot says whose next network
+// boot installs them, which a ready node's line points out.
+func (a *app) printStatuses(list []provision.Status, netboot map[string]bool) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSTATE\tSINCE\tATTEMPT\tRETRIES\tSTEP\tREASON")
 	count := map[provision.State]int{}
@@ -86,8 +91,11 @@ func (a *app) printStatuses(list []provision.Status) {
 			step = st.Last.Source + "/" + st.Last.Kind
 		}
 		reason := st.Reason
-		if st.ByHand && st.State.Busy() {
+		switch {
+		case st.ByHand && st.State.Busy():
 			reason = "install started by hand (netboot on, no rollout): provision up hands it off"
+		case st.State == provision.StateReady && netboot[st.Node]:
+			reason = "netboot on: its next network boot reinstalls it"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", st.Node, st.State, since, st.Attempt, max(st.Attempt-1, 0), step, reason)
 	}
