@@ -22,7 +22,10 @@ func (a *app) statusCmd() *cobra.Command {
 		Long: `status shows one line per node: its state (new, discovered, pxe-set,
 powering-on, dhcp, booting, installing, installed, rebooting, handoff, ready,
 failed), since when, its install attempt and retries, the current step (the
-last event that moved it) and, for a failed node, why.
+last event that moved it) and, for a failed node, why. It also points out an
+install started by hand (netboot on and the node powered with no rollout:
+'provision up' hands it off) and a ready node whose netboot is on (its next
+network boot reinstalls it).
 
 With one NODE it also shows the node's timeline: every event of its current
 install (DHCP lease, TFTP transfers, boot script, kickstart, %pre/%post
