@@ -16,6 +16,6 @@
 //
 // Each request ends in one provision.Event: transfer, transfer-failed,
 // probe (a client that asked only for the size, as UEFI firmware does),
-// local-boot, not-found or refused, with the node when the client's address names
-// one, the file, bytes and duration.
+// local-boot, not-found or refused, with the node when the client's
+// address names one, the file, bytes and duration.
 package tftp
