@@ -74,8 +74,8 @@ type Boot struct {
 // whose netboot is off gets no boot file: a BIOS PXE ROM reports that no
 // boot file was offered and moves to the next boot device, the local
 // disk. UEFI PXE firmware instead ignores such an offer and asks again
-// for a minute (OVMF: 4, 8, 16, 32 s) before it moves on, on every boot
-// of a node whose boot order has the network first; it is offered
+// for about a minute before it moves on (OVMF: 64 s), on every boot of a
+// node whose boot order has the network first; it is offered
 // files.LocalEFI, which the TFTP server refuses, and moves on at once.
 func BootReply(c BootClient, node *provision.NodePlan, netboot bool, files BootFiles, appliance netip.Addr, applianceURL, mac string) Boot {
 	files = files.withDefaults()
