@@ -74,6 +74,9 @@ must not be running.`,
 			case local && dryRun:
 				return a.dryRunLocal(b)
 			case local:
+				if _, err := lab.Load(a.state); err == nil {
+					return errors.New("a lab is up on this state: its appliance is a namespace of this machine, and --local would install the appliance's packages and files on this machine itself (--dry-run shows them)")
+				}
 				return a.applyLocal(cmd.Context(), b)
 			case dryRun:
 				return a.dryRunRemote(n, b)

@@ -95,3 +95,26 @@ func TestProfileDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileLocalInLab: with a lab up on the state, --local refuses to
+// apply the appliance's profile to this machine; --dry-run still shows it.
+func TestProfileLocalInLab(t *testing.T) {
+	site, state := copySite(t, "paper"), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(state, "lab"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "lab", "lab.json"), []byte(`{"site":"paper","appliance_namespace":"pvl-paper-app"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Should the refusal ever go, apply.sh must not change this machine:
+	// with no command on its PATH it stops at its first line that runs
+	// one (set -e), before it installs anything.
+	t.Setenv("PATH", t.TempDir())
+	r := runCLI(t, nil, "", "--site", site, "--state", state, "profile", "admin01", "--local")
+	if r.err == nil || !strings.Contains(r.err.Error(), "a lab is up on this state") {
+		t.Fatalf("--local in a lab: %v\n%s", r.err, r.stdout)
+	}
+	if r := runCLI(t, nil, "", "--site", site, "--state", state, "profile", "admin01", "--local", "--dry-run"); r.err != nil || !strings.Contains(r.stdout, "on this host") {
+		t.Fatalf("--local --dry-run in a lab: %v\n%s", r.err, r.stdout)
+	}
+}
