@@ -57,19 +57,6 @@ func (a *app) controlClient() (*controlClient, error) {
 		http: &http.Client{Timeout: 0}}, nil
 }
 
-// status reads every node's status.
-func (c *controlClient) status(ctx context.Context) (map[string]provision.Status, error) {
-	var list []provision.Status
-	if err := c.get(ctx, "/api/v1/status", &list); err != nil {
-		return nil, err
-	}
-	out := map[string]provision.Status{}
-	for _, s := range list {
-		out[s.Node] = s
-	}
-	return out, nil
-}
-
 // nodes reads every node as the API shows it: status and netboot flag.
 func (c *controlClient) nodes(ctx context.Context) (map[string]api.Node, error) {
 	var list []api.Node
@@ -117,11 +104,11 @@ func (a *app) remoteRollout(ctx context.Context, c *controlClient, f *rolloutFla
 	if err != nil {
 		return err
 	}
-	status, err := c.status(ctx)
+	all, err := c.nodes(ctx)
 	if err != nil {
 		return err
 	}
-	statusOf := func(n string) provision.Status { return status[n] }
+	statusOf := func(n string) provision.Status { return all[n].Status }
 	if ok, err := a.confirmRollout(f, plan, nodes, statusOf, req, verb); !ok {
 		if f.dryRun && err == nil {
 			site, _ := a.loadSite()
