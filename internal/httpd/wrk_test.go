@@ -342,11 +342,5 @@ func nginxCPU(b *testing.B, g *proctest.CPUGroup, master int) func() time.Durati
 			return nil
 		}
 	}
-	return func() time.Duration {
-		d, err := g.Usage()
-		if err != nil {
-			b.Fatalf("nginx's CPU: %v", err)
-		}
-		return d
-	}
+	return g.Counter(b, "nginx")
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -141,6 +142,18 @@ func (g *CPUGroup) Add(pid int) error {
 
 // Usage is the CPU time the group's processes have used so far.
 func (g *CPUGroup) Usage() (time.Duration, error) { return g.usage() }
+
+// Counter returns Usage as a counter for a benchmark, which it fails on
+// an error; what names the processes in the message.
+func (g *CPUGroup) Counter(tb testing.TB, what string) func() time.Duration {
+	return func() time.Duration {
+		d, err := g.usage()
+		if err != nil {
+			tb.Fatalf("%s's CPU: %v", what, err)
+		}
+		return d
+	}
+}
 
 // Remove deletes the group once its processes have ended: a process
 // that has exited may stay in it a moment, so Remove tries for up to

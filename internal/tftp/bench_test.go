@@ -124,13 +124,7 @@ func startTftpdHPA(b *testing.B, dir string) (string, func() time.Duration) {
 		b.Logf("tftpd-hpa's CPU not counted: %v", err)
 		g.Remove()
 	} else {
-		cpu = func() time.Duration {
-			d, err := g.Usage()
-			if err != nil {
-				b.Fatalf("tftpd-hpa's CPU: %v", err)
-			}
-			return d
-		}
+		cpu = g.Counter(b, "tftpd-hpa")
 		b.Cleanup(func() {
 			// After the kill below.
 			if err := g.Remove(); err != nil {
