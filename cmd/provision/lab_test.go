@@ -368,6 +368,13 @@ func TestLabInstallByHand(t *testing.T) {
 	if out := run("status", "compute01"); !regexpLine(out, `^compute01\s+ready .*netboot on: its next network boot reinstalls it`) {
 		t.Errorf("status of a ready node with netboot on:\n%s", out)
 	}
+	var rows []struct {
+		Node    string
+		Netboot bool
+	}
+	if err := json.Unmarshal([]byte(run("status", "--json", "compute01")), &rows); err != nil || len(rows) != 1 || !rows[0].Netboot {
+		t.Errorf("status --json of a node with netboot on: %+v %v", rows, err)
+	}
 	run("netboot", "off", "compute01")
 	if out := run("status", "compute01"); strings.Contains(out, "reinstalls it") {
 		t.Errorf("status after netboot off:\n%s", out)

@@ -62,9 +62,19 @@ States are folded from the nodes' events in the state directory; while
 			}
 			done()
 			if asJSON {
+				type row struct {
+					provision.Status
+					// Netboot says whether the node's next network boot
+					// installs it.
+					Netboot bool `json:"netboot"`
+				}
+				rows := make([]row, 0, len(list))
+				for _, st := range list {
+					rows = append(rows, row{st, netboot[st.Node]})
+				}
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return enc.Encode(rows)
 			}
 			a.printStatuses(list, netboot)
 			if len(args) == 1 {
@@ -73,7 +83,7 @@ States are folded from the nodes' events in the state directory; while
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the statuses as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the statuses as JSON, each with its node's netboot flag")
 	return cmd
 }
 
