@@ -242,6 +242,7 @@ func (a *Appliance) EnableControl(ctx context.Context, s *Servers) (func(), erro
 	s.HTTP.Control = h
 	s.HTTP.Operator = h
 	s.HTTP.Middleware = m.Middleware
+	s.HTTP.Observe = m.ObserveHTTP
 	rec := APIRecord{URL: "http://" + s.HTTP.Addr, PID: os.Getpid()}
 	data, _ := json.Marshal(rec)
 	p := a.stateFile(APIFile)

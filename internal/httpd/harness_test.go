@@ -110,6 +110,13 @@ func start(t testing.TB) *env { return startPlan(t, nil) }
 // URL (nil: testPlan).
 func startPlan(t testing.TB, mkPlan func(base string) *provision.Plan) *env {
 	t.Helper()
+	return startWith(t, mkPlan, nil)
+}
+
+// startWith is startPlan with the server changed by configure, when not
+// nil, before it serves.
+func startWith(t testing.TB, mkPlan func(base string) *provision.Plan, configure func(*Server)) *env {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +149,9 @@ func startPlan(t testing.TB, mkPlan func(base string) *provision.Plan) *env {
 		Images:    root,
 		Events:    e.ev.sink,
 		Log:       slog.New(slog.NewTextHandler(lockedWriter{e.logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if configure != nil {
+		configure(srv)
 	}
 	e.srv = srv
 	ctx, cancel := context.WithCancel(context.Background())

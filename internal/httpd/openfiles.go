@@ -16,7 +16,8 @@ import (
 // file (BENCHMARKS.md, HTTP).
 //
 // A descriptor serves one request at a time: net/http's sendfile reads
-// from the file's own offset, which ServeContent seeks. An idle
+// from the file's own offset, which ServeContent seeks (the lane's
+// sendfile gives its own offset, but shares the pool). An idle
 // descriptor is reused until maxAge after it was opened, so a file
 // replaced in the tree (`images import --force`) is served new within
 // maxAge; at most maxIdle are kept.

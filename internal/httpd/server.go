@@ -91,6 +91,12 @@ type Server struct {
 	Operator http.Handler
 	// Middleware, when set, wraps every route (request metrics).
 	Middleware func(http.Handler) http.Handler
+	// Observe, when set, counts each request the install-tree lane
+	// answers without net/http (lane.go), as Middleware counts the
+	// others.
+	Observe func(route, method string, code int, d time.Duration)
+
+	noLane bool // every request to net/http (tests, benchmarks)
 
 	filesOnce sync.Once
 	files     *openFiles // Images' files kept open between requests
@@ -150,17 +156,34 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	// The goroutine ends when Serve returns: on Shutdown below, or on a
 	// listener error, which is returned.
+	var ln2 net.Listener = ln
+	var fast *lane
+	if s.Images != nil && !s.noLane {
+		fast = newLane(s, ln, to)
+		ln2 = fast
+		fast.wg.Add(1)
+		go fast.serve()
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(ln2) }()
 	s.logger().Info("http serving", "addr", ln.Addr().String())
+	var serr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("http: serve %s: %w", ln.Addr(), err)
+	case serr = <-errc:
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
+	if serr != nil {
+		if fast != nil {
+			fast.shutdown(sctx)
+		}
+		return fmt.Errorf("http: serve %s: %w", ln.Addr(), serr)
+	}
 	err := srv.Shutdown(sctx)
+	if fast != nil {
+		fast.shutdown(sctx)
+	}
 	if s.files != nil {
 		s.files.close()
 	}

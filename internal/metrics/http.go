@@ -28,9 +28,16 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		if code == 0 {
 			code = http.StatusOK
 		}
-		m.httpRequests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(code)).Inc()
-		m.httpSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		m.ObserveHTTP(route, r.Method, code, time.Since(start))
 	})
+}
+
+// ObserveHTTP counts one request of route (a pattern's path) that took
+// d: what Middleware counts for each request it wraps, for a response
+// the HTTP server makes without a handler (its install-tree lane).
+func (m *Metrics) ObserveHTTP(route, method string, code int, d time.Duration) {
+	m.httpRequests.WithLabelValues(route, methodLabel(method), strconv.Itoa(code)).Inc()
+	m.httpSeconds.WithLabelValues(route).Observe(d.Seconds())
 }
 
 // methodLabel keeps the method label to the methods the appliance
