@@ -21,7 +21,7 @@ FUZZTIME    ?= 20s
 FUZZMINTIME ?= 3s
 FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTreeinfo \
   ./internal/dhcp:FuzzHandle ./internal/tftp:FuzzCleanPath ./internal/bootcfg:FuzzParseMAC \
-  ./internal/httpd:FuzzParseCallback ./internal/httpd:FuzzBootScriptQuery ./internal/idracsim:FuzzHandler \
+  ./internal/httpd:FuzzParseCallback ./internal/httpd:FuzzBootScriptQuery ./internal/httpd:FuzzParsePlain ./internal/idracsim:FuzzHandler \
   ./internal/bmc:FuzzParseCollection ./internal/bmc:FuzzParseJob ./internal/bmc:FuzzNormalizeFingerprint \
   ./internal/bmc:FuzzOlderThan ./internal/ndp:FuzzIsSolicitation ./internal/dhcp:FuzzParsePacket ./internal/dhcp:FuzzAppendPacket \
   ./internal/api:FuzzRequests

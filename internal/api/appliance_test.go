@@ -85,6 +85,24 @@ func TestAppliance(t *testing.T) {
 		}
 	}
 
+	// An install-tree file, on a connection of its own as an installer
+	// fetches it: the lane answers it (a connection that carried another
+	// request is net/http's), and the metrics count it.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	for _, method := range []string{"GET", "HEAD"} {
+		req, _ := http.NewRequestWithContext(t.Context(), method, base+"/images/"+servetest.TreeFile, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := map[string]string{"GET": servetest.TreeFileContent}[method]; resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("%s the tree file: %d %q", method, resp.StatusCode, body)
+		}
+	}
+
 	// The netboot change reached the stream, with compute05's status.
 	var got struct {
 		Event  provision.Event
@@ -131,6 +149,8 @@ func TestAppliance(t *testing.T) {
 		{"provision_http_requests_total", map[string]string{"route": "/api/v1/nodes/{node}/netboot", "method": "POST", "code": "200"}, 1},
 		{"provision_http_requests_total", map[string]string{"route": "/healthz", "method": "GET", "code": "200"}, 1},
 		{"provision_http_requests_total", map[string]string{"route": "/{$}", "method": "GET", "code": "200"}, 1},
+		{"provision_http_requests_total", map[string]string{"route": "/images/{path...}", "method": "GET", "code": "200"}, 1},
+		{"provision_http_requests_total", map[string]string{"route": "/images/{path...}", "method": "HEAD", "code": "200"}, 1},
 		{"provision_nodes", map[string]string{"state": "new"}, 27},
 	} {
 		if got := find(fams[c.fam], c.labels); got != c.want {

@@ -7,12 +7,20 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/provision/provision/internal/appliance"
 	"github.com/provision/provision/internal/sitetest"
+)
+
+// TreeFile is a file Serve puts in the appliance's install trees,
+// served as /images/TreeFile, with TreeFileContent.
+const (
+	TreeFile        = "centos-6.5/Packages/hello-1.0-1.x86_64.rpm"
+	TreeFileContent = "an RPM's bytes\n"
 )
 
 // Serve runs an appliance of sites/NAME.toml on 127.0.0.1 as `provision
@@ -23,6 +31,15 @@ func Serve(t testing.TB, name string) (ap *appliance.Appliance, state, url strin
 	t.Helper()
 	site := sitetest.Copy(t, name)
 	state = filepath.Join(filepath.Dir(site), "state")
+	// A file in the install trees' directory, as an import leaves one:
+	// HTTP serves /images/ (TreeFile).
+	tree := filepath.Join(state, "images", filepath.Dir(TreeFile))
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "images", TreeFile), []byte(TreeFileContent), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ap, err := appliance.Open(appliance.Config{SiteFile: site, StateDir: state,
 		Addr: netip.MustParseAddr("127.0.0.1"), NoDHCP: true, NoHandoff: true}, time.Second)
 	if err != nil {
