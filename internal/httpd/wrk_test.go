@@ -59,7 +59,7 @@ func BenchmarkInstallTreeWrk(b *testing.B) {
 	// install-tree lane): what the lane gains, in the same run.
 	addrs := map[string]string{
 		"provision": quietServer(b, e, false),
-		"nethttp":  quietServer(b, e, true),
+		"nethttp":   quietServer(b, e, true),
 		"nginx":     nginxAddr,
 	}
 	// Each server's CPU time: this test process's for this server (wrk
