@@ -64,6 +64,10 @@ func TestCurlPeer(t *testing.T) {
 		if w != "200 8388608" || !bytes.Equal(body, want) {
 			t.Fatalf("whole file: %q", w)
 		}
+		// The whole file was the install-tree lane's to send.
+		if !strings.Contains(e.logText(), "path=centos-6.5/images/install.img ip="+nodeAddr+" range=false lane=true") {
+			t.Errorf("no lane answer in the log:\n%s", e.logText())
+		}
 	})
 	t.Run("resume", func(t *testing.T) {
 		w, body := curl(t, nodeAddr, "-C", "4194304", big)

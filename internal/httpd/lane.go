@@ -425,7 +425,8 @@ func (l *lane) answer(lc *laneConn, r plainRequest, n int) (served, keep bool) {
 	}
 	lc.buf = l.appendHead(lc.buf[:0], f, start, keep)
 	if log := l.log; log.Enabled(context.Background(), slog.LevelDebug) {
-		log.Debug("images", "path", r.path, "ip", lc.c.RemoteAddr().String(), "range", false)
+		ip := lc.c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+		log.Debug("images", "path", r.path, "ip", ip.String(), "range", false, "lane", true)
 	}
 	if r.head {
 		size = 0
