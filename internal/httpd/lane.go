@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -336,6 +337,11 @@ func (l *lane) serveConn(lc *laneConn) {
 	defer l.wg.Done()
 	handed := false
 	defer func() {
+		if v := recover(); v != nil {
+			// As net/http does for a handler: the connection ends,
+			// the server goes on.
+			l.log.Error("http: panic answering an install-tree request", "panic", v, "stack", string(debug.Stack()))
+		}
 		l.mu.Lock()
 		delete(l.conns, lc)
 		l.mu.Unlock()
