@@ -45,5 +45,17 @@
 // /images/PATH is PATH in the Images root (an os.Root: no "..", no
 // absolute paths, no symlink leaves it), served by http.ServeContent, so
 // Range, If-Range and conditional requests work, and plain TCP uses
-// sendfile. Directories are not listed.
+// sendfile. Directories are not listed. Files are kept open between
+// requests for up to a second (openFiles).
+//
+// The request an installer makes hundreds of times, a plain GET or HEAD
+// of a whole file with no Range, condition or body, is answered by the
+// install-tree lane (lane.go) in front of net/http: it accepts every
+// connection, answers such requests itself (the head with MSG_MORE, the
+// file by sendfile(2)), and hands a connection to net/http, with what it
+// had read of it, at the first request that is anything else. Its parser
+// takes a strict subset of HTTP/1.1 (FuzzParsePlain holds it to
+// net/http's), so the two never read one request two ways, and it
+// answers nothing but 200: every error is net/http's. Its requests are
+// counted through Server.Observe, as Middleware counts the others.
 package httpd
