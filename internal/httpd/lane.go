@@ -242,7 +242,7 @@ type laneConn struct {
 	c     *net.TCPConn
 	br    *bufio.Reader
 	state atomic.Int32
-	buf   []byte // the response head and the file's first bytes
+	buf   []byte // the response head, kept for the next
 }
 
 func newLane(s *Server, ln net.Listener, to Timeouts) *lane {
