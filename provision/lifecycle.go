@@ -201,6 +201,10 @@ type Status struct {
 	// Attempt counts install attempts (begin events, and installs
 	// started by hand) since the last forget.
 	Attempt int `json:"attempt"`
+	// Retries counts the attempts of the current install that began
+	// after a failed one: 0 for an install begun from new or ready
+	// (a first install, a reinstall), whose attempts Attempt counts on.
+	Retries int `json:"retries"`
 	// ByHand says the current install was started by hand, not by a
 	// rollout: the node fetched its kickstart while no install held it.
 	ByHand bool `json:"by_hand,omitempty"`
@@ -238,7 +242,8 @@ func Apply(st Status, e Event) (Status, error) {
 			st.Refused++
 			return st, &IllegalTransition{Node: st.Node, State: st.State, Event: e}
 		}
-		return Status{Node: st.Node, State: StateNew, Since: e.Time, Attempt: st.Attempt + 1, Last: e, Refused: st.Refused}, nil
+		return Status{Node: st.Node, State: StateNew, Since: e.Time, Attempt: st.Attempt + 1, Retries: st.retriesNext(),
+			Last: e, Refused: st.Refused}, nil
 	}
 	tr := triggerOf(e, st.State)
 	if tr == "" {
@@ -256,6 +261,7 @@ func Apply(st Status, e Event) (Status, error) {
 		st.Refused++
 		return st, &IllegalTransition{Node: st.Node, State: st.State, Event: e}
 	}
+	retries := st.retriesNext() // before the state moves
 	if t.to != "" && t.to != st.State {
 		st.State = t.to
 		st.Since = e.Time
@@ -265,11 +271,21 @@ func Apply(st Status, e Event) (Status, error) {
 	}
 	if tr == "kickstart-by-hand" {
 		st.Attempt++
+		st.Retries = retries
 		st.ByHand = true
 		st.Reason = ""
 	}
 	st.Last = e
 	return st, nil
+}
+
+// retriesNext is Retries for an attempt that begins now: one more after
+// a failed attempt, else none.
+func (st Status) retriesNext() int {
+	if st.State == StateFailed {
+		return st.Retries + 1
+	}
+	return 0
 }
 
 // Fold derives every node's status from an event log in order. Nodes of

@@ -65,6 +65,54 @@ func TestLifecycleHappyPath(t *testing.T) {
 	}
 }
 
+// TestLifecycleRetries: an attempt begun after a failed one is a retry;
+// one begun from new or ready (a first install, a reinstall) starts the
+// count again, by a rollout or by hand, while Attempt counts on.
+func TestLifecycleRetries(t *testing.T) {
+	begin := ev(SourceRollout, KindBegin)
+	failed := ev(SourceRollout, KindFailed)
+	byHand := ev(SourceHTTP, KindKickstart)
+	steps := []struct {
+		e                Event
+		attempt, retries int
+		state            State
+	}{
+		{begin, 1, 0, StateNew},
+		{failed, 1, 0, StateFailed},
+		{begin, 2, 1, StateNew},
+		{failed, 2, 1, StateFailed},
+		{byHand, 3, 2, StateInstalling}, // a failed node reinstalled by hand
+		{failed, 3, 2, StateFailed},
+		{begin, 4, 3, StateNew},
+	}
+	st := Status{Node: "compute05"}
+	for i, s := range steps {
+		var err error
+		if st, err = Apply(st, s.e); err != nil {
+			t.Fatalf("step %d %s/%s: %v", i, s.e.Source, s.e.Kind, err)
+		}
+		if st.Attempt != s.attempt || st.Retries != s.retries || st.State != s.state {
+			t.Fatalf("step %d %s/%s: attempt %d, retries %d, %s; want %d, %d, %s",
+				i, s.e.Source, s.e.Kind, st.Attempt, st.Retries, st.State, s.attempt, s.retries, s.state)
+		}
+	}
+	// Installed: a reinstall, by a rollout or by hand, is no retry.
+	for _, e := range install()[1:] {
+		if st, _ = Apply(st, e); st.Retries != 3 {
+			t.Fatalf("retries %d during the install", st.Retries)
+		}
+	}
+	if st.State != StateReady {
+		t.Fatalf("state %s", st.State)
+	}
+	for _, e := range []Event{byHand, begin} {
+		next, err := Apply(st, e)
+		if err != nil || next.Retries != 0 || next.Attempt != st.Attempt+1 {
+			t.Fatalf("%s/%s from ready: attempt %d, retries %d, %v", e.Source, e.Kind, next.Attempt, next.Retries, err)
+		}
+	}
+}
+
 func TestLifecycleIllegal(t *testing.T) {
 	tests := []struct {
 		name  string

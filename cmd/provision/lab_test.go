@@ -421,8 +421,8 @@ func TestLabInstallByHand(t *testing.T) {
 	run("bmc", "pxe", "compute01")
 	run("bmc", "power", "cycle", "compute01")
 	waitFor("compute01 installed", func() bool { return status().State == provision.StateInstalled })
-	if st := status(); !st.ByHand || st.Attempt != 2 || st.Refused != 0 {
-		t.Errorf("after the hand install: %+v, want by hand, attempt 2, nothing refused", st)
+	if st := status(); !st.ByHand || st.Attempt != 2 || st.Retries != 0 || st.Refused != 0 {
+		t.Errorf("after the hand install: %+v, want by hand, attempt 2, no retry, nothing refused", st)
 	}
 	if out := run("status", "compute01"); !strings.Contains(out, "install started by hand") {
 		t.Errorf("status does not say the install was started by hand:\n%s", out)

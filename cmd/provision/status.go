@@ -110,7 +110,7 @@ func (a *app) printStatuses(list []provision.Status, netboot map[string]bool) {
 		case st.State == provision.StateReady && netboot[st.Node]:
 			reason = "netboot on: its next network boot reinstalls it"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", st.Node, st.State, since, st.Attempt, max(st.Attempt-1, 0), step, reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", st.Node, st.State, since, st.Attempt, st.Retries, step, reason)
 	}
 	tw.Flush()
 	var parts []string

@@ -114,7 +114,8 @@
     dl.replaceChildren();
     for (const [k, v] of [["fqdn", d.fqdn], ["roles", (d.roles || []).join(", ")], ["rack", d.rack ? d.rack + " U" + d.unit : "–"],
       ["address", d.address || "–"], ["netboot", d.netboot ? "on (next boot installs)" : "off"],
-      ["attempt", d.by_hand ? d.attempt + " (started by hand: netboot on, no rollout)" : d.attempt], ["step", step(d) || "–"]]) {
+      ["attempt", d.by_hand ? d.attempt + " (started by hand: netboot on, no rollout)" : d.attempt],
+      ["retries", d.retries || 0], ["step", step(d) || "–"]]) {
       const dt = document.createElement("dt");
       dt.textContent = k;
       const dd = document.createElement("dd");
