@@ -154,8 +154,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	// The goroutine ends when Serve returns: on Shutdown below, or on a
-	// listener error, which is returned.
+	// The install-tree lane accepts the connections and hands net/http
+	// those it does not keep (lane.go).
 	var ln2 net.Listener = ln
 	var fast *lane
 	if s.Images != nil && !s.noLane {
@@ -164,6 +164,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		fast.wg.Add(1)
 		go fast.serve()
 	}
+	// The goroutine ends when Serve returns: on Shutdown below, or on a
+	// listener error, which is returned.
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln2) }()
 	s.logger().Info("http serving", "addr", ln.Addr().String())
