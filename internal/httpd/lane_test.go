@@ -373,3 +373,25 @@ func FuzzParsePlain(f *testing.F) {
 		}
 	})
 }
+
+// TestLaneIdle: a connection the lane answered is closed once it has
+// been idle for IdleTimeout (here shortened), as net/http closes its own.
+func TestLaneIdle(t *testing.T) {
+	count := newLaneCount()
+	e := startWith(t, nil, func(s *Server) {
+		s.Observe = count.observe
+		s.Timeouts.Idle = 200 * time.Millisecond
+	})
+	c := dialRaw(t, e)
+	c.send("GET " + treeURL + ".treeinfo HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := c.answer("GET"); !strings.HasPrefix(got, "200 OK") {
+		t.Fatalf("answer %q", got)
+	}
+	if n := count.atLeast(t, 1); n != 1 {
+		t.Fatalf("the lane answered %d, want 1", n)
+	}
+	// The connection's deadline (a minute) only bounds the test.
+	if b, err := io.ReadAll(c.br); err != nil || len(b) != 0 {
+		t.Fatalf("idle connection: read %q, %v; want it closed by the server", b, err)
+	}
+}
