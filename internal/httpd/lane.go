@@ -25,9 +25,9 @@ import (
 // connection, which net/http then keeps. So the lane never answers with
 // an error: what it does not serve, net/http answers as it always did.
 //
-// The lane's own parser (parsePlain, lane_parse.go) takes only a strict subset of
-// HTTP/1.1, so that net/http and it cannot read one head two ways
-// (FuzzParsePlain holds it to net/http's http.ReadRequest).
+// The lane's own parser (parsePlain, lane_parse.go) takes only a strict
+// subset of HTTP/1.1, so that net/http and it cannot read one head two
+// ways (FuzzParsePlain holds it to net/http's http.ReadRequest).
 
 // laneRoute is the metrics route of the lane's responses: the images
 // pattern's path, as the metrics middleware names it.
