@@ -250,6 +250,15 @@ func (l *lane) answer(lc *laneConn, r plainRequest, n int) (served, keep bool) {
 	if _, err := lc.br.Discard(n); err != nil {
 		return true, false
 	}
+	if s.Observe != nil {
+		// Counted as the metrics middleware counts a handler's 200,
+		// whether or not the client takes the whole response.
+		method := http.MethodGet
+		if r.head {
+			method = http.MethodHead
+		}
+		defer func() { s.Observe(laneRoute, method, http.StatusOK, time.Since(start)) }()
+	}
 	size := f.info.Size()
 	_ = lc.c.SetWriteDeadline(start.Add(l.to.Write + time.Duration(size/minRate)*time.Second))
 	keep = !r.close
@@ -270,13 +279,6 @@ func (l *lane) answer(lc *laneConn, r plainRequest, n int) (served, keep bool) {
 		// A write error or timeout, or a file shortened since its
 		// open: the response is short, and the connection must end.
 		return true, false
-	}
-	if s.Observe != nil {
-		method := http.MethodGet
-		if r.head {
-			method = http.MethodHead
-		}
-		s.Observe(laneRoute, method, http.StatusOK, time.Since(start))
 	}
 	return true, keep
 }
