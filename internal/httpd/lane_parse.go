@@ -3,6 +3,7 @@ package httpd
 import (
 	"bytes"
 	"io/fs"
+	"strings"
 )
 
 // The install-tree lane's request parser (lane.go): a strict subset of
@@ -130,6 +131,9 @@ func bareLF(b []byte) bool {
 	return false
 }
 
+// equalFold compares ASCII case-insensitively, as net/http matches
+// header names and tokens; bytes.EqualFold would also fold Unicode
+// (U+017F to s), which net/http does not.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
@@ -164,7 +168,7 @@ func alnum(c byte) bool {
 
 // tokenByte is a byte of a header name (RFC 9110 tchar).
 func tokenByte(c byte) bool {
-	return alnum(c) || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
+	return alnum(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // valueByte is a byte of a header value: visible ASCII, space and tab.
@@ -176,4 +180,4 @@ func hostByte(c byte) bool {
 
 // pathByte is a byte of a path the lane serves: no escapes, query,
 // fragment or backslash, which net/http decodes or refuses.
-func pathByte(c byte) bool { return alnum(c) || bytes.IndexByte([]byte("-._~/+,=@"), c) >= 0 }
+func pathByte(c byte) bool { return alnum(c) || strings.IndexByte("-._~/+,=@", c) >= 0 }

@@ -286,12 +286,18 @@ func TestLaneBigFile(t *testing.T) {
 // TestLaneShutdown: on stop, an idle connection is closed, and a
 // response under way is sent whole before its connection closes.
 func TestLaneShutdown(t *testing.T) {
-	withLane, _, _ := laneAndPlain(t)
+	withLane, _, count := laneAndPlain(t)
 	idle := dialRaw(t, withLane)
 	idle.send("GET " + treeURL + ".treeinfo HTTP/1.1\r\nHost: a\r\n\r\n")
 	if got := idle.answer("GET"); !strings.HasPrefix(got, "200 OK") {
 		t.Fatalf("answer %q", got)
 	}
+	// Both connections are the lane's, not net/http's.
+	defer func() {
+		if n := count.atLeast(t, 2); n != 2 {
+			t.Errorf("the lane answered %d, want 2", n)
+		}
+	}()
 	busy := dialRaw(t, withLane)
 	busy.send("GET " + treeURL + "images/install.img HTTP/1.1\r\nHost: a\r\n\r\n")
 	resp, err := http.ReadResponse(busy.br, nil)
