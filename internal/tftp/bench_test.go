@@ -67,12 +67,15 @@ func benchServers(b *testing.B) map[string]benchServer {
 	}
 	b.Cleanup(func() { root.Close() })
 	self := os.Getpid()
-	servers := map[string]benchServer{"provision": {
-		addr: serve(b, &Server{Routes: []Route{Tree("trees", "", root)}}).addr,
-		// The test process: the server, and the benchmark waiting for
-		// its client (a curl child's CPU is not counted).
-		cpu: func() time.Duration { return processCPU(b, self, false) },
-	}}
+	// The test process: the server, and the benchmark waiting for its
+	// client (a curl child's CPU is not counted). The servers take
+	// turns, so each turn's CPU is that server's.
+	cpu := func() time.Duration { return processCPU(b, self, false) }
+	servers := map[string]benchServer{
+		"provision": {addr: serve(b, &Server{Routes: []Route{Tree("trees", "", root)}}).addr, cpu: cpu},
+		// This server without its lane: every transfer in pin/tftp's loop.
+		"pintftp": {addr: serve(b, &Server{Routes: []Route{Tree("trees", "", root)}, noLane: true}).addr, cpu: cpu},
+	}
 	if addr, cpu := startTftpdHPA(b, dir); addr != "" {
 		servers["tftpd-hpa"] = benchServer{addr: addr, cpu: cpu}
 	}
@@ -180,9 +183,9 @@ func curlFetch(addr, name string, size, blksize int) error {
 // order lists the servers in the order they are measured.
 func order(servers map[string]benchServer) []string {
 	if _, ok := servers["tftpd-hpa"]; ok {
-		return []string{"provision", "tftpd-hpa"}
+		return []string{"provision", "pintftp", "tftpd-hpa"}
 	}
-	return []string{"provision"}
+	return []string{"provision", "pintftp"}
 }
 
 // turns runs one iteration of each server's work per b.Loop iteration,
@@ -227,9 +230,10 @@ func reportCPU(b *testing.B, cpu map[string]time.Duration, blocks int) {
 func blocks(size, blksize int) int { return size/blksize + 1 }
 
 // BenchmarkTransfer32MiB fetches a 32 MiB file with Debian's curl and
-// with the pin/tftp client as the peer, from this server and tftpd-hpa
-// in turns: provision-MB/s and tftpd-hpa-MB/s are their throughputs,
-// x-tftpd-hpa the ratio (the target: >= 1).
+// with the pin/tftp client as the peer, from this server, this server
+// without its lane (pintftp) and tftpd-hpa in turns: provision-MB/s,
+// pintftp-MB/s and tftpd-hpa-MB/s are their throughputs, x-tftpd-hpa
+// this server's ratio to tftpd-hpa (the target: >= 1).
 func BenchmarkTransfer32MiB(b *testing.B) {
 	servers := benchServers(b)
 	_, haveCurl := exec.LookPath("curl")

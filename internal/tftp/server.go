@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pin/tftp/v3"
@@ -49,6 +51,10 @@ type Server struct {
 	MaxBlockSize int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+
+	noLane     bool         // every request to pin/tftp (tests, benchmarks)
+	laneActive atomic.Int64 // lane transfers running
+	laneServed atomic.Int64 // read requests the lane took, for tests
 }
 
 // Event kinds.
@@ -89,30 +95,52 @@ func (s *Server) Serve(ctx context.Context) error {
 		func(name string, rf io.ReaderFrom) error { return s.read(ctx, name, rf) },
 		func(name string, wt io.WriterTo) error { return s.write(name, wt) },
 	)
-	timeout := s.Timeout
-	if timeout == 0 {
-		timeout = 2 * time.Second
-	}
-	srv.SetTimeout(timeout)
+	srv.SetTimeout(s.timeout())
 	srv.SetRetries(s.Retries)
 	if s.MaxBlockSize > 0 {
 		srv.SetBlockSize(s.MaxBlockSize)
 	}
 	srv.SetHook(hook{log: s.log()})
 	s.log().Info("tftp serving", "addr", conn.LocalAddr().String(), "routes", len(s.Routes))
+	uc, lane := conn.(*net.UDPConn)
+	lane = lane && !s.noLane
+	pconn := conn
+	var h *handoff
+	if lane {
+		h = newHandoff(conn.LocalAddr())
+		pconn = h
+	}
 	done := make(chan error, 1)
-	// This goroutine ends when Shutdown closes conn, below.
-	go func() { done <- srv.Serve(conn) }()
+	// This goroutine ends when Shutdown closes pconn, below.
+	go func() { done <- srv.Serve(pconn) }()
+	var lanes sync.WaitGroup
+	laneDone := make(chan struct{})
+	if lane {
+		go func() {
+			defer close(laneDone)
+			s.serveLane(ctx, uc, h, &lanes)
+		}()
+	} else {
+		close(laneDone)
+	}
 	select {
 	case <-ctx.Done():
-		srv.Shutdown()
-		<-done
-		return nil
 	case err := <-done:
 		// Serve fails only before it reads its first packet.
 		srv.Shutdown()
+		conn.Close()
+		<-laneDone
+		lanes.Wait()
 		return fmt.Errorf("tftp: %w", err)
 	}
+	// The lane stops reading when conn is closed; its transfers stop at
+	// their next block.
+	conn.Close()
+	<-laneDone
+	srv.Shutdown()
+	<-done
+	lanes.Wait()
+	return nil
 }
 
 // Listen opens a UDP socket for Server.Conn with the local address and
@@ -169,16 +197,36 @@ type clientError string
 
 func (e clientError) Error() string { return string(e) }
 
-// read answers one read request; pin/tftp runs it on its own goroutine
-// and sends the error it returns to the client.
+// read answers one read request that pin/tftp took (the lane's are
+// answered by Server.lane); pin/tftp runs it on its own goroutine and
+// sends the error it returns to the client.
 func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error {
-	start := s.now()
 	var remote netip.AddrPort
 	ot, ok := rf.(tftp.OutgoingTransfer)
 	if ok {
 		ua := ot.RemoteAddr()
 		remote = ua.AddrPort()
 	}
+	ev, rc, size, err := s.open(ctx, name, remote)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if ok {
+		// RFC 2349: tsize is answered only when the client asked for it,
+		// which the library checks.
+		ot.SetSize(size)
+	}
+	n, err := rf.ReadFrom(&ctxReader{ctx: ctx, r: bufio.NewReaderSize(rc, 64<<10)})
+	s.finish(ev, n, size, err)
+	return nil
+}
+
+// open resolves a read request for name from remote: the event that
+// will report it and the file with its size, or the error to send the
+// client, reported already.
+func (s *Server) open(ctx context.Context, name string, remote netip.AddrPort) (provision.Event, io.ReadCloser, int64, error) {
+	start := s.now()
 	remote = netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port())
 	req := Request{Remote: remote}
 	if s.Lookup != nil {
@@ -189,7 +237,7 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 	path, err := CleanPath(name)
 	if err != nil {
 		s.emit(ev, KindRefused, err)
-		return clientError(err.Error())
+		return ev, nil, 0, clientError(err.Error())
 	}
 	req.Path = path
 	var route Route
@@ -201,34 +249,33 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 	}
 	if route == nil {
 		s.emit(ev, KindNotFound, nil)
-		return clientError("file not found: " + path)
+		return ev, nil, 0, clientError("file not found: " + path)
 	}
 	ev.Attrs["route"] = route.Name()
 	rc, size, err := route.Open(ctx, req)
 	if errors.Is(err, ErrLocalBoot) {
 		s.emit(ev, KindLocalBoot, nil)
-		return clientError(ErrLocalBoot.Error())
+		return ev, nil, 0, clientError(ErrLocalBoot.Error())
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		s.emit(ev, KindNotFound, err)
-		return clientError("file not found: " + path)
+		return ev, nil, 0, clientError("file not found: " + path)
 	}
 	if err != nil {
 		s.emit(ev, KindRefused, err)
-		return clientError("cannot read " + path)
+		return ev, nil, 0, clientError("cannot read " + path)
 	}
-	defer rc.Close()
-	if ok {
-		// RFC 2349: tsize is answered only when the client asked for it,
-		// which the library checks.
-		ot.SetSize(size)
-	}
-	n, err := rf.ReadFrom(&ctxReader{ctx: ctx, r: bufio.NewReaderSize(rc, 64<<10)})
+	return ev, rc, size, nil
+}
+
+// finish reports a transfer of a file of size that ended after n bytes
+// with err. The sender has told the client already.
+func (s *Server) finish(ev provision.Event, n, size int64, err error) {
 	ev.Attrs["bytes"] = strconv.FormatInt(n, 10)
-	ev.Attrs["duration"] = s.now().Sub(start).String()
+	ev.Attrs["duration"] = s.now().Sub(ev.Time).String()
 	if err != nil {
-		// ReadFrom has told the client already. pin/tftp reports an
-		// ERROR packet from the client as "sending block N: code=..."; one
+		// An ERROR packet from the client is reported as "sending block
+		// N: code=..." (pin/tftp's words, which the lane uses too); one
 		// answering the OACK (block 0) ends a size probe (RFC 2347: the
 		// client may refuse the options with error code 8).
 		kind := KindTransferFailed
@@ -237,10 +284,9 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 			ev.Attrs["size"] = strconv.FormatInt(size, 10)
 		}
 		s.emit(ev, kind, err)
-		return nil
+		return
 	}
 	s.emit(ev, KindTransfer, nil)
-	return nil
 }
 
 // write refuses a write request: the server is read-only.
@@ -310,7 +356,9 @@ type hook struct{ log *slog.Logger }
 func (h hook) OnSuccess(tftp.TransferStats) {}
 
 func (h hook) OnFailure(st tftp.TransferStats, err error) {
-	if st.Filename == "" {
+	// The lane's handoff, closed at shutdown, is not a dropped request
+	// (the library reports it in its own words, unwrapped).
+	if st.Filename == "" && !strings.Contains(err.Error(), net.ErrClosed.Error()) {
 		h.log.Debug("tftp request dropped", "ip", st.RemoteAddr.String(), "error", err.Error())
 	}
 }
