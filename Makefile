@@ -20,7 +20,7 @@ FUZZTIME    ?= 20s
 # as the seed, a 20 s run was all minimization (14 inputs tried).
 FUZZMINTIME ?= 3s
 FUZZ_TARGETS := ./provision:FuzzParse ./kickstart:FuzzLint ./images:FuzzParseTreeinfo \
-  ./internal/dhcp:FuzzHandle ./internal/tftp:FuzzCleanPath ./internal/bootcfg:FuzzParseMAC \
+  ./internal/dhcp:FuzzHandle ./internal/tftp:FuzzCleanPath ./internal/tftp:FuzzParseRRQ ./internal/bootcfg:FuzzParseMAC \
   ./internal/httpd:FuzzParseCallback ./internal/httpd:FuzzBootScriptQuery ./internal/httpd:FuzzParsePlain ./internal/idracsim:FuzzHandler \
   ./internal/bmc:FuzzParseCollection ./internal/bmc:FuzzParseJob ./internal/bmc:FuzzNormalizeFingerprint \
   ./internal/bmc:FuzzOlderThan ./internal/ndp:FuzzIsSolicitation ./internal/dhcp:FuzzParsePacket ./internal/dhcp:FuzzAppendPacket \

@@ -24,6 +24,7 @@ import (
 // testServer is a Server on 127.0.0.1 with the events it emitted.
 type testServer struct {
 	addr string
+	srv  *Server
 	mu   sync.Mutex
 	evs  []provision.Event
 	cond chan struct{} // closed and replaced on every event
@@ -64,7 +65,7 @@ func serve(t testing.TB, srv *Server) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{addr: conn.LocalAddr().String(), cond: make(chan struct{})}
+	ts := &testServer{addr: conn.LocalAddr().String(), srv: srv, cond: make(chan struct{})}
 	srv.Conn = conn
 	srv.Events = ts.sink
 	ctx, cancel := context.WithCancel(context.Background())
