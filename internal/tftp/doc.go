@@ -14,6 +14,13 @@
 // tsize (RFC 2349) and blksize (RFC 2348) are honoured; the library has
 // no windowsize (RFC 7440).
 //
+// Read requests are served by the package's lane (lane.go): its own
+// lock-step sender, which answers what pin/tftp would answer but waits
+// for each ACK by polling its socket briefly before it parks, as
+// lock-step TFTP against a fast client needs to beat in.tftpd. Write
+// requests, netascii and packets that are no request go to pin/tftp,
+// which serves everything when the lane is off.
+//
 // Each request ends in one provision.Event: transfer, transfer-failed,
 // probe (a client that asked only for the size, as UEFI firmware does),
 // local-boot, not-found or refused, with the node when the client's

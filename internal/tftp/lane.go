@@ -43,7 +43,9 @@ import (
 // CPU between polls, before it parks with a deadline. On loopback an
 // ACK comes back within that time, and a transfer to curl runs 2-3
 // times as fast as in.tftpd's (docs/BENCHMARKS.md, TFTP). With more
-// transfers than that, or one CPU, it only parks.
+// transfers than that, or one CPU, it only parks; and a client too slow
+// for a poll to find its ACK is waited for parked for the next calmFor
+// blocks, so that a slow client costs little CPU.
 //
 // Unlike pin/tftp, the lane resends a block at once when its ACK times
 // out (pin/tftp sleeps up to a second first), does not answer a
@@ -66,8 +68,11 @@ const (
 	// pin/tftp's, so that a request too long for it is cut short alike
 	// (and then dropped for want of its final NUL).
 	maxRequest = 516
-	// spinFor is how long a transfer polls for an ACK before it parks.
+	// spinFor is how long a transfer polls for an ACK before it parks;
+	// after a poll that found nothing, the next calmFor reads park at
+	// once.
 	spinFor = 200 * time.Microsecond
+	calmFor = 16
 	// errCodeNotDefined is the code pin/tftp sends every error with.
 	errCodeNotDefined = 1
 )
@@ -334,6 +339,7 @@ type transfer struct {
 	retries int
 	active  interface{ Load() int64 } // lane transfers running
 	spinMax int64                     // poll for ACKs while active is at most this
+	calm    int                       // reads left before polling again
 	recv    [maxRequest]byte
 	// clientEnded is set when the client ended the transfer (an ERROR,
 	// or its port closed): it is told nothing more.
@@ -430,7 +436,9 @@ func (t *transfer) wait(ctx context.Context, block uint16) error {
 // parked in Go's poller until deadline, set to the timeout from the
 // first time it parks.
 func (t *transfer) read(ctx context.Context, deadline *time.Time) (int, error) {
-	if t.active.Load() <= t.spinMax {
+	if t.calm > 0 {
+		t.calm--
+	} else if t.active.Load() <= t.spinMax {
 		n, got, err := poll(t.rc, t.recv[:], spinFor)
 		if err != nil {
 			return 0, t.clientGone(err)
@@ -438,6 +446,9 @@ func (t *transfer) read(ctx context.Context, deadline *time.Time) (int, error) {
 		if got {
 			return n, nil
 		}
+		// A client this slow (a real network, busy firmware) is not
+		// worth the CPU: wait for the next calmFor packets unpolled.
+		t.calm = calmFor
 	}
 	if deadline.IsZero() {
 		*deadline = time.Now().Add(t.timeout)

@@ -31,12 +31,16 @@ type answer struct {
 // wait for a first answer that may not come.
 func exchange(t *testing.T, addr string, req []byte, quiet time.Duration) answer {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	network, local := "udp4", "127.0.0.1:0"
+	if strings.HasPrefix(addr, "[") {
+		network, local = "udp6", "[::1]:0"
+	}
+	c, err := net.ListenPacket(network, local)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	to, err := net.ResolveUDPAddr("udp4", addr)
+	to, err := net.ResolveUDPAddr(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +128,17 @@ func TestLaneSameAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		t.Run(host, func(t *testing.T) { sameAnswers(t, f, host) })
+	}
+}
+
+func sameAnswers(t *testing.T, f *fixture, host string) {
 	const kernel = "centos-6.5/images/pxeboot/vmlinuz"
 	laneSrv, plainSrv := f.server(t), f.server(t)
 	laneSrv.MaxBlockSize, plainSrv.MaxBlockSize = 8192, 8192
+	laneSrv.Addr = net.JoinHostPort(host, "0")
+	plainSrv.Addr = laneSrv.Addr
 	plainSrv.noLane = true
 	lane, plain := serve(t, laneSrv), serve(t, plainSrv)
 	for _, tt := range []struct {
@@ -175,7 +187,7 @@ func TestLaneSameAnswers(t *testing.T) {
 			if took := lane.srv.laneServed.Load() - before; took != map[bool]int64{true: 1}[tt.byLane] {
 				t.Errorf("lane took %d requests, want it to take it: %v", took, tt.byLane)
 			}
-			if tt.byLane && !want.Silent && want.Err == "" && want.From != "127.0.0.1" {
+			if tt.byLane && !want.Silent && want.Err == "" && want.From != host {
 				t.Errorf("answer from %s", want.From)
 			}
 		})

@@ -57,11 +57,16 @@ func (ts *testServer) waitEvents(t testing.TB, n int) []provision.Event {
 	}
 }
 
-// serve starts a Server with routes on a loopback port; it stops at the
+// serve starts a Server with routes on a loopback port (of srv.Addr
+// when set, else 127.0.0.1); it stops at the
 // end of the test, and the test fails if it does not stop in time.
 func serve(t testing.TB, srv *Server) *testServer {
 	t.Helper()
-	conn, err := Listen(t.Context(), "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if srv.Addr != "" {
+		addr = srv.Addr
+	}
+	conn, err := Listen(t.Context(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
