@@ -340,6 +340,7 @@ type transfer struct {
 	active  interface{ Load() int64 } // lane transfers running
 	spinMax int64                     // poll for ACKs while active is at most this
 	calm    int                       // reads left before polling again
+	until   time.Time                 // the socket's read deadline
 	recv    [maxRequest]byte
 	// clientEnded is set when the client ended the transfer (an ERROR,
 	// or its port closed): it is told nothing more.
@@ -438,8 +439,14 @@ func (t *transfer) wait(ctx context.Context, block uint16) error {
 func (t *transfer) read(ctx context.Context, deadline *time.Time) (int, error) {
 	if t.calm > 0 {
 		t.calm--
-	} else if t.active.Load() <= t.spinMax {
-		n, got, err := poll(t.rc, t.recv[:], spinFor)
+	} else if active := t.active.Load(); active <= t.spinMax || active == 1 {
+		tries := 1 << 30
+		if t.spinMax == 0 {
+			// One CPU, one transfer: the client needs this CPU to answer.
+			// Yield it once, and read again, before parking.
+			tries = 1
+		}
+		n, got, err := poll(t.rc, t.recv[:], spinFor, tries)
 		if err != nil {
 			return 0, t.clientGone(err)
 		}
@@ -453,8 +460,15 @@ func (t *transfer) read(ctx context.Context, deadline *time.Time) (int, error) {
 	if deadline.IsZero() {
 		*deadline = time.Now().Add(t.timeout)
 	}
-	if err := t.c.SetReadDeadline(*deadline); err != nil {
-		return 0, err
+	// Moving the socket's deadline costs a timer update, so the one set
+	// for an earlier block stands when it is at most a quarter of the
+	// timeout early: a lost block is then sent again after 3/4 to all
+	// of the timeout.
+	if t.until.After(*deadline) || t.until.Before(deadline.Add(-t.timeout/4)) {
+		if err := t.c.SetReadDeadline(*deadline); err != nil {
+			return 0, err
+		}
+		t.until = *deadline
 	}
 	// After the deadline is set: a shutdown that came before it is
 	// seen here, one after it cuts the read short.

@@ -9,10 +9,10 @@ import (
 )
 
 // poll reads a datagram that has arrived on rc into b, polling for up to
-// d: read(2) on the non-blocking socket, with sched_yield(2) between
-// tries so that a client waiting for the same CPU gets it. got is false
-// when nothing came in time.
-func poll(rc syscall.RawConn, b []byte, d time.Duration) (n int, got bool, err error) {
+// d and at most tries+1 reads: read(2) on the non-blocking socket, with
+// sched_yield(2) between tries so that a client waiting for the same
+// CPU gets it. got is false when nothing came in time.
+func poll(rc syscall.RawConn, b []byte, d time.Duration, tries int) (n int, got bool, err error) {
 	// Control, not Read: Read would first fail on a read deadline that
 	// has passed, and would park in the poller when nothing is there.
 	cerr := rc.Control(func(fd uintptr) {
@@ -24,6 +24,9 @@ func poll(rc syscall.RawConn, b []byte, d time.Duration) (n int, got bool, err e
 				return
 			}
 			err = nil
+			if i == tries {
+				return
+			}
 			// time.Now is cheap, but not free: look every few tries.
 			if i%8 == 0 {
 				now := time.Now()
