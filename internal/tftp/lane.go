@@ -269,10 +269,20 @@ func (s *Server) serveLane(ctx context.Context, c *net.UDPConn, h *handoff, wg *
 			continue
 		}
 		local, _ := netip.AddrFromSlice(dst)
-		if dst.Equal(net.IPv4bcast) {
+		local = local.Unmap()
+		switch {
+		case dst.Equal(net.IPv4bcast):
 			// A broadcast request is answered from the address the
 			// kernel picks, as pin/tftp does.
 			local = netip.Addr{}
+		case local.Is6() && local.IsLinkLocalUnicast() && ifindex > 0:
+			// A link-local address binds only with its interface, named
+			// by index: the socket's namespace may not be the thread's.
+			local = local.WithZone(strconv.Itoa(ifindex))
+		}
+		remote, peer := from.AddrPort(), from.AddrPort()
+		if peer.Addr().IsLinkLocalUnicast() && ifindex > 0 {
+			peer = netip.AddrPortFrom(peer.Addr().WithZone(strconv.Itoa(ifindex)), peer.Port())
 		}
 		maxBlock := s.maxBlock(ifindex, v6)
 		wg.Add(1)
@@ -280,19 +290,20 @@ func (s *Server) serveLane(ctx context.Context, c *net.UDPConn, h *handoff, wg *
 		go func() {
 			defer wg.Done()
 			defer s.laneActive.Add(-1)
-			s.lane(ctx, req, local.Unmap(), from.AddrPort(), maxBlock)
+			s.lane(ctx, req, local, remote, peer, maxBlock)
 		}()
 	}
 }
 
-// lane answers one read request from remote that came to local.
-func (s *Server) lane(ctx context.Context, req rrq, local netip.Addr, remote netip.AddrPort, maxBlock int) {
+// lane answers one read request from remote that came to local; peer
+// is remote with its zone, if any, as an interface index.
+func (s *Server) lane(ctx context.Context, req rrq, local netip.Addr, remote, peer netip.AddrPort, maxBlock int) {
 	s.laneServed.Add(1)
 	var laddr *net.UDPAddr
 	if local.IsValid() {
 		laddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
 	}
-	c, err := net.DialUDP("udp", laddr, net.UDPAddrFromAddrPort(remote))
+	c, err := net.DialUDP("udp", laddr, net.UDPAddrFromAddrPort(peer))
 	if err != nil {
 		s.log().Debug("tftp request dropped", "ip", remote.Addr().String(), "error", err.Error())
 		return

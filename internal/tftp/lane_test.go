@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/provision/provision/internal/netnstest"
 )
 
 // answer is what a client saw of one request, read to its end.
@@ -386,4 +388,52 @@ func FuzzParseRRQ(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLaneLinkLocal: curl in a namespace of its own fetches a file over
+// IPv6 link-local addresses on a veth pair, which the lane can only
+// answer from a socket bound with the interface's zone. The server's end
+// of the pair is in this process's namespace, as the lane opens a socket
+// per transfer on whatever thread runs it.
+func TestLaneLinkLocal(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed (make deps)")
+	}
+	cliNS := netnstest.New(t)
+	dev := "pvtl" + cliNS.Name[len(cliNS.Name)-6:]
+	for _, args := range [][]string{
+		{"link", "add", "name", dev, "type", "veth", "peer", "name", "eth0", "netns", cliNS.Name},
+		{"addr", "add", "fe80::1/64", "dev", dev, "nodad"},
+		{"link", "set", dev, "up"},
+		{"-n", cliNS.Name, "addr", "add", "fe80::2/64", "dev", "eth0", "nodad"},
+		{"-n", cliNS.Name, "link", "set", "eth0", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+		if args[1] == "add" && args[0] == "link" {
+			// Removing the namespace removes the pair; this is for a
+			// test that fails before that.
+			t.Cleanup(func() { _ = exec.Command("ip", "link", "del", dev).Run() })
+		}
+	}
+	f := newFixture(t, 5000)
+	srv := f.server(t)
+	srv.Addr = "[fe80::1%" + dev + "]:0"
+	ts := serve(t, srv)
+	_, port, _ := net.SplitHostPort(ts.addr)
+	url := "tftp://[fe80::1%25eth0]:" + port + "/centos-6.5/images/pxeboot/vmlinuz"
+	out, err := cliNS.Command(t.Context(), "curl", "-sS", "-g", "--max-time", "10", "--tftp-blksize", "1468", url).Output()
+	if err != nil {
+		t.Fatalf("curl %s: %v", url, err)
+	}
+	if !bytes.Equal(out, f.kernel) {
+		t.Errorf("got %d bytes, want the %d of the kernel", len(out), len(f.kernel))
+	}
+	if ev := ts.waitEvents(t, 1)[0]; ev.Kind != KindTransfer || ev.IP != "fe80::2%"+dev {
+		t.Errorf("event %+v", ev)
+	}
+	if n := srv.laneServed.Load(); n != 1 {
+		t.Errorf("lane took %d requests, want 1", n)
+	}
 }

@@ -28,9 +28,10 @@ type Server struct {
 	// Addr is the UDP address to listen on, e.g. "10.3.1.10:69". Ignored
 	// when Conn is set.
 	Addr string
-	// Conn, when set, is the socket to serve on (a *net.UDPConn, so that
-	// the library can read the local address and the interface MTU).
-	// Serve closes it on return.
+	// Conn, when set, is the socket to serve on: a *net.UDPConn, from
+	// which the lane and the library read the local address and the
+	// interface of each request (any other PacketConn is served by
+	// pin/tftp alone, at 512-byte blocks). Serve closes it on return.
 	Conn net.PacketConn
 	// Routes answer the requests: the first that matches a path owns it.
 	Routes []Route
@@ -107,7 +108,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	pconn := conn
 	var h *handoff
 	if lane {
-		h = newHandoff(conn.LocalAddr())
+		// pin/tftp reads only the address family from it, and cannot
+		// parse one with a zone (a link-local address).
+		la := *uc.LocalAddr().(*net.UDPAddr)
+		la.Zone = ""
+		h = newHandoff(&la)
 		pconn = h
 	}
 	done := make(chan error, 1)
@@ -144,9 +149,9 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 // Listen opens a UDP socket for Server.Conn with the local address and
-// interface of each packet reported from the start (IP_PKTINFO). pin/tftp
-// turns that on only once Serve runs; a request queued before then comes
-// without it, and the library then caps its blksize at 512.
+// interface of each packet reported from the start (IP_PKTINFO). Serve
+// turns that on only once it runs; a request queued before then comes
+// without it, and its blksize is then capped at 512.
 func Listen(ctx context.Context, addr string) (*net.UDPConn, error) {
 	var lc net.ListenConfig
 	c, err := lc.ListenPacket(ctx, "udp", addr)
