@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -260,10 +261,10 @@ type transfer struct {
 	rc      syscall.RawConn
 	timeout time.Duration
 	retries int
-	active  interface{ Load() int64 } // lane transfers running
-	spinMax int64                     // poll for ACKs while active is at most this
-	calm    int                       // reads left before polling again
-	until   time.Time                 // the socket's read deadline
+	active  *atomic.Int64 // lane transfers running
+	spinMax int64         // poll for ACKs while active is at most this
+	calm    int           // reads left before polling again
+	until   time.Time     // the socket's read deadline
 	recv    [maxRequest]byte
 	// clientEnded is set when the client ended the transfer (an ERROR,
 	// or its port closed): it is told nothing more.
