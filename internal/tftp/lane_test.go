@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -467,5 +468,44 @@ func TestLaneBlockRollover(t *testing.T) {
 	got, _, err = goGet(ts.addr, "big", 0, false)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Errorf("pin/tftp's client got %d bytes, not the %d of the file: %v", len(got), size, err)
+	}
+}
+
+// TestLaneReadCalms: a read whose poll finds nothing parks, and the next
+// calmFor reads park without polling; then polling resumes.
+func TestLaneReadCalms(t *testing.T) {
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := net.DialUDP("udp4", nil, peer.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var active atomic.Int64
+	active.Store(1)
+	tr := &transfer{c: c, rc: raw, timeout: 50 * time.Millisecond, active: &active, spinMax: 1}
+	var deadline time.Time
+	if _, err := tr.read(t.Context(), &deadline); err == nil || tr.calm != calmFor {
+		t.Fatalf("nothing to read: err %v, calm %d; want a timeout and calm %d", err, tr.calm, calmFor)
+	}
+	for i := range calmFor + 1 {
+		if _, err := peer.WriteTo([]byte{0, opACK, 0, byte(i)}, c.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		deadline = time.Time{}
+		n, err := tr.read(t.Context(), &deadline)
+		if err != nil || n != 4 || tr.recv[3] != byte(i) {
+			t.Fatalf("read %d: %d bytes %q, %v", i, n, tr.recv[:n], err)
+		}
+		if want := max(calmFor-1-i, 0); tr.calm != want {
+			t.Fatalf("after read %d: calm %d, want %d", i, tr.calm, want)
+		}
 	}
 }
