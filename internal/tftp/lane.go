@@ -39,14 +39,16 @@ import (
 // arrives; each block then costs a timer, an epoll wakeup and a
 // scheduler round on top of the two system calls, and lock-step TFTP
 // pays that once per block. The lane's socket is connected to the
-// client, and while few transfers run (no more than the CPUs less one)
-// it polls the socket for up to spinFor after each block, yielding the
-// CPU between polls, before it parks with a deadline. On loopback an
-// ACK comes back within that time, and a transfer to curl runs 2-3
-// times as fast as in.tftpd's (docs/BENCHMARKS.md, TFTP). With more
-// transfers than that, or one CPU, it only parks; and a client too slow
-// for a poll to find its ACK is waited for parked for the next calmFor
-// blocks, so that a slow client costs little CPU.
+// client, and while few transfers run (spinners: a quarter of Go's Ps,
+// one with two) it polls the socket for up to spinFor after each block,
+// yielding the CPU between polls, before it parks with a deadline. On
+// loopback an ACK comes back within that time, and a transfer to curl
+// runs 2-3 times as fast as in.tftpd's (docs/BENCHMARKS.md, TFTP). With
+// more transfers than that it only parks, and with one CPU it yields
+// once before it parks; a client too slow for a poll to find its ACK is
+// waited for parked for the next calmFor blocks, so that a slow client
+// costs little CPU. A polling transfer holds its P, which the HTTP
+// server, DHCP and the rest of the appliance need too: hence a quarter.
 //
 // Unlike pin/tftp, the lane resends a block at once when its ACK times
 // out (pin/tftp sleeps up to a second first), does not answer a
@@ -228,7 +230,7 @@ func (s *Server) lane(ctx context.Context, req rrq, local netip.Addr, remote, pe
 		return
 	}
 	t := &transfer{c: c, rc: raw, timeout: s.timeout(), retries: s.retries(), active: &s.laneActive,
-		spinMax: int64(runtime.GOMAXPROCS(0) - 1)}
+		spinMax: spinners(runtime.GOMAXPROCS(0))}
 	ev, rc, size, err := s.open(ctx, req.name, remote)
 	if err != nil {
 		t.abort(err)
@@ -238,6 +240,17 @@ func (s *Server) lane(ctx context.Context, req rrq, local netip.Addr, remote, pe
 	oack, blksize := negotiate(req, maxBlock, size)
 	n, err := t.run(ctx, oack, blksize, bufio.NewReaderSize(rc, 64<<10))
 	s.finish(ev, n, size, err)
+}
+
+// spinners is how many transfers may run at once for them to poll, with
+// procs Go Ps: a polling transfer holds its P while it polls, so at most
+// a quarter of them, and one with two; none with one P, whose client
+// needs the CPU to answer.
+func spinners(procs int) int64 {
+	if procs < 2 {
+		return 0
+	}
+	return int64(max(1, procs/4))
 }
 
 func (s *Server) timeout() time.Duration {

@@ -509,3 +509,11 @@ func TestLaneReadCalms(t *testing.T) {
 		}
 	}
 }
+
+func TestSpinners(t *testing.T) {
+	for procs, want := range map[int]int64{1: 0, 2: 1, 4: 1, 7: 1, 8: 2, 16: 4, 64: 16} {
+		if got := spinners(procs); got != want {
+			t.Errorf("spinners(%d) = %d, want %d", procs, got, want)
+		}
+	}
+}
