@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/provision/provision/internal/servetest"
 	"github.com/provision/provision/provision"
@@ -175,4 +176,69 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("page loaded and live in %v (first load), %v (reload); recorded events shown in %v; screenshot %s (%d bytes)",
 		loaded.Round(time.Millisecond), reloaded.Round(time.Millisecond), live.Round(time.Millisecond), out, len(shot))
+}
+
+// staleResync holds the answer to the page's first read of every node's
+// status (its resync on connecting) until the test releases it, then
+// sets __applied once the page has used it.
+const staleResync = `(() => {
+  const orig = window.fetch;
+  let release;
+  const held = new Promise((r) => { release = r; });
+  window.__release = release;
+  window.__fetched = false;
+  window.__applied = false;
+  window.fetch = async (url, opts) => {
+    const r = await orig(url, opts);
+    if (url !== "/api/v1/nodes" || window.__fetched) return r;
+    window.__fetched = true;
+    const body = await r.json();
+    await held;
+    setTimeout(() => { window.__applied = true; }, 0);
+    return { ok: r.ok, status: r.status, json: async () => body };
+  };
+})();`
+
+// TestBrowserStaleResync: the page's read of every node's status on
+// connecting can be answered before an event and reach the page after
+// it. That older answer must not undo what the live updates showed:
+// here compute05, with no event before, is powered on and gets its lease
+// while the answer that says it has no event is held.
+func TestBrowserStaleResync(t *testing.T) {
+	ap, _, url := servetest.Serve(t, "paper")
+	ctx := browser(t)
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: staleResync}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on"))); err != nil {
+		t.Fatalf("load the page: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__fetched`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the page did not read the nodes: %v", err)
+	}
+	n05, _ := ap.Plan().Node("compute05")
+	for _, e := range []provision.Event{
+		{Node: "compute05", Source: provision.SourceBMC, Kind: provision.KindPXESet, Msg: "one-time PXE set"},
+		{Node: "compute05", Source: provision.SourceBMC, Kind: provision.KindPower, Msg: "power on", Attrs: map[string]string{"action": "on"}},
+		{Node: "compute05", Source: provision.SourceDHCP, Kind: provision.KindLease, IP: n05.PXE.Address.String(), MAC: "02:00:00:00:40:05"},
+	} {
+		ap.Tracker.Record(e)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#node-compute05[data-state="dhcp"]`))); err != nil {
+		t.Fatalf("compute05's lease did not show up live: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](`window.__release()`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__applied`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the page did not use the held answer: %v", err)
+	}
+	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("node-compute05").dataset.state`))
+	if err != nil || state != "dhcp" {
+		t.Errorf("compute05 after the older answer: %q %v, want dhcp", state, err)
+	}
+	count, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#legend li[data-state="dhcp"] b`)))
+	if err != nil || count != "1" {
+		t.Errorf("legend count of dhcp: %q %v", count, err)
+	}
 }

@@ -30,11 +30,13 @@
   }
 
   // show draws a node's status unless the view already shows a later one.
+  // A status with no event at all (seq 0) is older than any with one: a
+  // resync's answer can arrive after a live update it predates.
   function show(st, flash) {
     const el = $("node-" + st.node);
     if (!el) return;
     const seq = (st.last && st.last.seq) || 0;
-    if (known[st.node] && seq && seq < known[st.node]) return;
+    if (known[st.node] && seq < known[st.node]) return;
     known[st.node] = Math.max(seq, known[st.node] || 0);
     for (const c of [...el.classList]) if (c.startsWith("state-")) el.classList.remove(c);
     el.classList.add("state-" + st.state);
@@ -175,6 +177,9 @@
     es.addEventListener("open", () => {
       live.className = "live on";
       live.textContent = "live";
+      // (Re)connected, perhaps to an appliance whose state was rebuilt:
+      // what the view showed is no longer the measure of what is newer.
+      for (const n of Object.keys(known)) delete known[n];
       resync();
     });
     es.addEventListener("error", () => {
