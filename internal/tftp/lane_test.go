@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -515,5 +516,55 @@ func TestSpinners(t *testing.T) {
 		if got := spinners(procs); got != want {
 			t.Errorf("spinners(%d) = %d, want %d", procs, got, want)
 		}
+	}
+}
+
+// TestLaneShutdownWakesWaiting: a transfer waiting for an ACK that does
+// not come ends at once when the server stops, with an ERROR to the
+// client, not after its timeout (here a minute) and retries.
+func TestLaneShutdownWakesWaiting(t *testing.T) {
+	f := newFixture(t, 3000)
+	srv := f.server(t)
+	srv.Timeout = time.Minute
+	conn, err := Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Conn = conn
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	c, to := dialTest(t, conn.LocalAddr().String())
+	if _, err := c.WriteTo(rq(1, "centos-6.5/images/pxeboot/vmlinuz", "octet"), to); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 600)
+	if n, _, err := c.ReadFrom(buf); err != nil || binary.BigEndian.Uint16(buf) != opDATA {
+		t.Fatalf("first block: %q, %v", buf[:min(n, 8)], err)
+	}
+	// No ACK: nothing comes for a while (the transfer has stopped polling
+	// and waits in Go's poller), then the server stops.
+	if err := c.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := c.ReadFrom(buf); err == nil {
+		t.Fatalf("a packet without an ACK: %q", buf[:min(n, 8)])
+	}
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	n, _, err := c.ReadFrom(buf)
+	if err != nil || binary.BigEndian.Uint16(buf) != opERROR || !strings.Contains(string(buf[4:n]), "shutting down") {
+		t.Errorf("after cancel: %q, %v; want an ERROR", buf[:min(n, 40)], err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
 	}
 }

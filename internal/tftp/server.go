@@ -128,23 +128,23 @@ func (s *Server) Serve(ctx context.Context) error {
 	} else {
 		close(laneDone)
 	}
+	var err error
 	select {
 	case <-ctx.Done():
-	case err := <-done:
-		// Serve fails only before it reads its first packet.
-		srv.Shutdown()
-		conn.Close()
-		<-laneDone
-		lanes.Wait()
-		return fmt.Errorf("tftp: %w", err)
+	case err = <-done:
+		// pin/tftp's Serve fails only before it reads its first packet.
+		done <- err
 	}
 	// The lane stops reading when conn is closed; its transfers stop at
-	// their next block.
+	// their next block, or at once when they wait for an ACK.
 	conn.Close()
 	<-laneDone
 	srv.Shutdown()
 	<-done
 	lanes.Wait()
+	if err != nil {
+		return fmt.Errorf("tftp: %w", err)
+	}
 	return nil
 }
 
