@@ -180,6 +180,7 @@
       // (Re)connected, perhaps to an appliance whose state was rebuilt:
       // what the view showed is no longer the measure of what is newer.
       for (const n of Object.keys(known)) delete known[n];
+      lastSeq = 0;
       resync();
     });
     es.addEventListener("error", () => {
